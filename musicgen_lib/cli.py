@@ -1,0 +1,102 @@
+"""The ``musicgen`` command line (also ``python -m musicgen_lib``).
+
+Sub-commands follow the data's path; each is a thin layer over library functions.
+Errors in the user's input print one line, ``musicgen: error: …``, and exit with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import MusicgenError
+
+EXAMPLES = """examples:
+  musicgen data stats --dataset chorales
+  musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
+  musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
+"""
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    from .data.datasets import DATASETS, JSB_RESOLUTIONS
+
+    p.add_argument("--dataset", required=True, choices=DATASETS,
+                   help="chorales (music21's bundled corpus, no path needed), jsb (BL 2012 JSON), "
+                        "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder)")
+    p.add_argument("--path", help="dataset folder (or file); not needed for chorales")
+    p.add_argument("--resolution", default="quarter", choices=list(JSB_RESOLUTIONS),
+                   help="JSB time resolution (default: quarter, the benchmark)")
+    p.add_argument("--steps-per-beat", type=int, default=4,
+                   help="grid for MIDI datasets (default: 4, 16 steps per 4/4 bar)")
+    p.add_argument("--semantics", default="sounding", choices=["sounding", "onset"],
+                   help="piano-roll semantics (default: sounding)")
+    p.add_argument("--no-cache", action="store_true", help="parse again, ignoring the cache")
+
+
+def load_dataset_from_args(args, progress: bool = True):
+    """The dataset named by ``--dataset/--path/...`` arguments."""
+    from .data import load_dataset
+
+    return load_dataset(args.dataset, args.path, resolution=args.resolution,
+                        steps_per_beat=args.steps_per_beat, semantics=args.semantics,
+                        cache=not args.no_cache, progress=progress and sys.stderr.isatty())
+
+
+def cmd_data_stats(args) -> int:
+    stats = load_dataset_from_args(args).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"dataset {stats['dataset']} ({stats['semantics']}, "
+          f"{stats['steps_per_beat']} steps per beat)")
+    print(f"{'split':<7}{'pieces':>8}{'steps':>10}{'mean':>9}{'pitches':>10}"
+          f"{'max poly':>10}{'max pcs':>9}")
+    for split, s in stats["splits"].items():
+        if not s["pieces"]:
+            print(f"{split:<7}{0:>8}{0:>10}")
+            continue
+        print(f"{split:<7}{s['pieces']:>8}{s['steps']:>10}{s['mean_steps']:>9.0f}"
+              f"{s['lowest_pitch']:>5}-{s['highest_pitch']:<4}{s['max_polyphony']:>10}"
+              f"{s['max_pitch_classes']:>9}")
+    if stats["skipped"]:
+        print(f"skipped {len(stats['skipped'])} files:")
+        for k in stats["skipped"]:
+            print(f"  {k['file']}: {k['reason']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musicgen", description="Neural polyphonic music generation (Ivanov 2018, rebuilt).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = sub.add_parser("data", help="inspect and prepare datasets")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    stats = data_sub.add_parser("stats", help="per-split pieces, steps, pitch range, polyphony, "
+                                              "and the skipped files with their reasons")
+    _add_dataset_args(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(func=cmd_data_stats)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MusicgenError as e:
+        print(f"musicgen: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `musicgen data stats ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("musicgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""MIDI files <-> note lists in ticks (notebook 01_representations).
+
+A :class:`NoteList` keeps what the rest of the library needs from a MIDI file:
+every note's start and end in MIDI ticks, pitch, velocity and track, the ticks per
+quarter note and the time signatures. Time is kept in ticks, never in seconds: the
+piano-midi.de files carry hundreds of tempo events, and quantising through seconds
+moves notes off the grid.
+
+Parsing uses ``symusic`` (C++; ~1 ms per piano piece). Before a file reaches the
+parser its header is checked here, so that a bad file gives one clear line
+(:class:`~musicgen_lib.errors.MidiError`) instead of a parser exception.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MidiError
+
+#: Lowest and highest MIDI pitch of the 88 piano keys (A0, C8).
+LOWEST_KEY = 21
+HIGHEST_KEY = 108
+N_KEYS = 88
+
+#: Files longer than this many quarter notes are refused (about 14 hours at 120 bpm):
+#: a corrupt length must not make us allocate a giant piano roll.
+MAX_QUARTERS = 100_000
+
+
+@dataclass
+class NoteList:
+    """The notes of one MIDI file, in ticks.
+
+    Arrays all have shape ``(N,)``; notes are sorted by (start, pitch).
+    ``time_signatures`` holds ``(tick, numerator, denominator)`` triples.
+    """
+
+    start: np.ndarray  # (N,) int64 ticks
+    end: np.ndarray  # (N,) int64 ticks, > start
+    pitch: np.ndarray  # (N,) int64 MIDI pitch 0..127
+    velocity: np.ndarray  # (N,) int64 1..127
+    track: np.ndarray  # (N,) int64 index of the source track
+    ticks_per_beat: int = 480
+    time_signatures: list = field(default_factory=list)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @property
+    def n_tracks_with_notes(self) -> int:
+        return len(np.unique(self.track))
+
+    @property
+    def end_tick(self) -> int:
+        return int(self.end.max()) if len(self) else 0
+
+    @classmethod
+    def from_arrays(cls, start, end, pitch, velocity=None, track=None, **kw) -> "NoteList":
+        """Build a sorted note list from parallel sequences (velocity defaults to 64)."""
+        start = np.asarray(start, dtype=np.int64)
+        n = len(start)
+        end = np.asarray(end, dtype=np.int64)
+        pitch = np.asarray(pitch, dtype=np.int64)
+        velocity = np.full(n, 64, np.int64) if velocity is None else np.asarray(velocity, np.int64)
+        track = np.zeros(n, np.int64) if track is None else np.asarray(track, np.int64)
+        order = np.lexsort((pitch, start))
+        return cls(start[order], end[order], pitch[order], velocity[order], track[order], **kw)
+
+
+def _check_header(path: Path, data: bytes) -> None:
+    """Raise MidiError unless ``data`` starts like a standard MIDI file we can read."""
+    if len(data) == 0:
+        raise MidiError(path, "empty file")
+    if data[:4] != b"MThd":
+        raise MidiError(path, "not a MIDI file (no 'MThd' header)")
+    if len(data) < 14:
+        raise MidiError(path, "truncated MIDI header")
+    (hlen,) = struct.unpack(">I", data[4:8])
+    if hlen < 6:
+        raise MidiError(path, f"corrupt MIDI header (length {hlen})")
+    fmt, ntracks, division = struct.unpack(">HHH", data[8:14])
+    if fmt > 2:
+        raise MidiError(path, f"unknown MIDI format {fmt}")
+    if division & 0x8000:
+        raise MidiError(path, "SMPTE time division is not supported (needs ticks per quarter note)")
+    if division == 0:
+        raise MidiError(path, "invalid time division 0 ticks per quarter note")
+    # Walk the chunk headers: a truncated or mislabelled chunk is a corrupt file.
+    pos, found = 8 + hlen, 0
+    while pos + 8 <= len(data) and found < ntracks:
+        tag = data[pos : pos + 4]
+        (clen,) = struct.unpack(">I", data[pos + 4 : pos + 8])
+        if pos + 8 + clen > len(data):
+            raise MidiError(path, f"truncated file (chunk {found + 1} claims {clen} bytes, "
+                                  f"{len(data) - pos - 8} left)")
+        if tag == b"MTrk":
+            found += 1
+        pos += 8 + clen
+    if found < ntracks:
+        raise MidiError(path, f"truncated file (header announces {ntracks} tracks, found {found})")
+
+
+def read_midi(path: str | os.PathLike) -> NoteList:
+    """Read a MIDI file into a :class:`NoteList`.
+
+    Raises :class:`MidiError` with a one-line reason for a missing, empty, non-MIDI,
+    truncated or corrupt file, and for one whose length is absurd (> ``MAX_QUARTERS``).
+    """
+    from symusic import Score  # imported here: keeps `import musicgen_lib` light
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MidiError(path, "no such file") from None
+    except IsADirectoryError:
+        raise MidiError(path, "is a directory, not a MIDI file") from None
+    except OSError as e:
+        raise MidiError(path, f"cannot read ({e.strerror})") from None
+    _check_header(path, data)
+    try:
+        score = Score.from_midi(data)
+    except Exception as e:  # the parser's own message, kept on one line
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise MidiError(path, f"corrupt MIDI data ({msg})") from None
+    tpq = int(score.ticks_per_quarter)
+    starts, durs, pitches, vels, tracks = [], [], [], [], []
+    for i, tr in enumerate(score.tracks):
+        if tr.is_drum or len(tr.notes) == 0:
+            continue
+        a = tr.notes.numpy()
+        starts.append(a["time"]); durs.append(a["duration"]); pitches.append(a["pitch"])
+        vels.append(a["velocity"]); tracks.append(np.full(len(a["time"]), i))
+    if not starts:
+        raise MidiError(path, "no notes")
+    start = np.concatenate(starts).astype(np.int64)
+    dur = np.concatenate(durs).astype(np.int64)
+    if start.min() < 0 or dur.min() < 0:
+        raise MidiError(path, "corrupt MIDI data (negative note time)")
+    end = start + np.maximum(dur, 1)
+    if end.max() > MAX_QUARTERS * tpq:
+        raise MidiError(path, f"too long ({end.max() / tpq:.0f} quarter notes; "
+                              f"limit {MAX_QUARTERS})")
+    ts = [(int(t.time), int(t.numerator), int(t.denominator)) for t in score.time_signatures]
+    return NoteList.from_arrays(start, end, np.concatenate(pitches), np.concatenate(vels),
+                                np.concatenate(tracks), ticks_per_beat=tpq,
+                                time_signatures=ts, source=str(path))
+
+
+def write_midi(notes: NoteList, path: str | os.PathLike, tempo_bpm: float = 120.0) -> Path:
+    """Write a :class:`NoteList` as a one-track (piano) MIDI file; returns the path."""
+    from symusic import Note, Score, Tempo, TimeSignature, Track
+
+    score = Score(notes.ticks_per_beat)
+    score.tempos.append(Tempo(0, tempo_bpm))
+    for t, num, den in notes.time_signatures or [(0, 4, 4)]:
+        score.time_signatures.append(TimeSignature(t, num, den))
+    track = Track("Piano", program=0)
+    for s, e, p, v in zip(notes.start.tolist(), notes.end.tolist(),
+                          notes.pitch.tolist(), notes.velocity.tolist()):
+        track.notes.append(Note(s, e - s, p, v))
+    score.tracks.append(track)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    score.dump_midi(str(tmp))
+    os.replace(tmp, path)
+    return path
