@@ -259,6 +259,9 @@ def _load_jsb(path, resolution: str, semantics: str) -> Dataset:
         raise DataError("dataset 'jsb' needs --path (the folder holding jsb-chorales-*.json)")
     path = Path(path)
     file = path / f"jsb-chorales-{resolution}.json" if path.is_dir() else path
+    for res in JSB_RESOLUTIONS:  # a file named after its resolution says what it holds
+        if file.name == f"jsb-chorales-{res}.json":
+            resolution = res
     if not file.exists():
         raise DataError(f"{file}: no such file (expected the JSB Chorales JSON of "
                         "github.com/czhuang/JSB-Chorales-dataset)")

@@ -1,0 +1,171 @@
+"""The `musicgen train` and `musicgen evaluate` sub-commands (wired into cli.py).
+
+    musicgen train --model NAME --dataset NAME [--path P] [--config file.json] --out DIR [--resume]
+    musicgen evaluate --checkpoint DIR --dataset NAME [--path P] --split test --json
+
+--config is a JSON object {"model": {...model options...}, "train": {...training options...}}
+(either section may be left out), or a config.json written by a previous training run.
+Explained in notebooks/03_rnn_rbm.ipynb.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import MusicgenError
+from .models import registry
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("train", help="train a model on a dataset (resumable)",
+                              description="Train one of the reviewed models; writes config.json, "
+                              "model.pt (best on validation), checkpoint.pt and log.csv to --out.")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(registry.MODELS)}")
+    _data_args(p)
+    p.add_argument("--config", help='JSON file {"model": {...}, "train": {...}} of options')
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--max-steps", type=int, help="override the training option max_steps")
+    p.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
+    p.add_argument("--seed", type=int, help="override the training option seed")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+    return p
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("evaluate", help="NLL per step and frame accuracy of a checkpoint",
+                              description="Negative log-likelihood in nats per time step (averaged "
+                              "over all steps of the split) and expected frame accuracy, as in "
+                              "Boulanger-Lewandowski et al. 2012.")
+    p.add_argument("--checkpoint", required=True, help="folder with config.json and model.pt")
+    _data_args(p)
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--ais-chains", type=int, help="AIS chains per step (RBM-based models)")
+    p.add_argument("--ais-betas", type=int, help="AIS intermediate temperatures")
+    p.add_argument("--samples", type=int, help="samples per step for frame accuracy")
+    p.add_argument("--no-accuracy", action="store_true", help="skip frame accuracy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=run_evaluate)
+    return p
+
+
+def _data_args(p):
+    p.add_argument("--dataset", required=True, help="jsb, chorales, piano-midi-de or midi")
+    p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi)")
+    p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")
+    p.add_argument("--steps-per-beat", type=int, default=4, help="MIDI datasets: grid steps per beat")
+
+
+def _load_data(args):
+    from .data import load_dataset
+
+    kw = {"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat}
+    ds = load_dataset(args.dataset, args.path, **kw)
+    info = {"dataset": args.dataset, "path": args.path,
+            **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
+    return ds, info
+
+
+def _positive(name, v):
+    if v is not None and v <= 0:
+        raise registry.ConfigError(f"{name} must be positive, got {v}")
+
+
+def _read_options(path, model_name: str):
+    """(model options, train options) from --config."""
+    if path is None:
+        return {}, {}
+    d = registry.load_config(path)
+    if isinstance(d.get("model"), str):  # a config.json written by training
+        if registry.canonical(d["model"]) != registry.canonical(model_name):
+            raise registry.ConfigError(f"{path}: is a configuration of model {d['model']}, not {model_name}")
+        model_opts, train_opts = d.get("config", {}), d.get("train", {})
+    else:
+        unknown = sorted(set(d) - {"model", "train"})
+        if unknown:
+            raise registry.ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; expected 'model' and 'train'")
+        model_opts, train_opts = d.get("model", {}), d.get("train", {})
+    if not isinstance(model_opts, dict) or not isinstance(train_opts, dict):
+        raise registry.ConfigError(f"{path}: 'model' and 'train' must be JSON objects")
+    return model_opts, train_opts
+
+
+def run_train(args) -> int:
+    try:
+        import torch
+
+        from .train import make_train_config, train
+
+        for k in ("max_steps", "threads"):
+            _positive("--" + k.replace("_", "-"), getattr(args, k))
+        name = registry.canonical(args.model)
+        model_opts, train_opts = _read_options(args.config, name)
+        for k in ("max_steps", "max_minutes", "seed"):
+            if getattr(args, k) is not None:
+                train_opts[k] = getattr(args, k)
+        cfg = make_train_config(train_opts)
+        model_cfg = registry.make_config(name, model_opts)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        ds, info = _load_data(args)
+        torch.manual_seed(cfg.seed)  # the initial weights
+        model = registry.build(name, model_cfg)
+        res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
+                    resume=args.resume, data_info=info, progress=not args.no_progress)
+    except MusicgenError as e:
+        print(f"musicgen train: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"musicgen train: interrupted; continue with the same command and --resume", file=sys.stderr)
+        return 130
+    print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
+                      "best_valid_nll": res.best_valid, "best_step": res.best_step}))
+    return 0
+
+
+def run_evaluate(args) -> int:
+    try:
+        import torch
+
+        from .evaluate import evaluate
+        from .train import load_trained
+
+        for k in ("ais_chains", "ais_betas", "samples", "threads"):
+            _positive("--" + k.replace("_", "-"), getattr(args, k))
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        model, cfg = load_trained(args.checkpoint)
+        ds, _ = _load_data(args)
+        res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
+                       ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,
+                       progress=not args.json)
+    except MusicgenError as e:
+        print(f"musicgen evaluate: error: {e}", file=sys.stderr)
+        return 2
+    res = {"model": cfg["model"], "dataset": args.dataset, "split": args.split, **res}
+    if args.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>15}: {v:.4f}" if isinstance(v, float) else f"{k:>15}: {v}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry for these two sub-commands: python -m musicgen_lib.cli_models train ..."""
+    parser = argparse.ArgumentParser(prog="musicgen")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_parser(sub)
+    add_evaluate_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""What every sequence model over piano rolls shares: the interface the training engine and the
+evaluation call, and the recurrent core that reads the past.
+
+Explained in notebooks/04_independent_vs_dependent.ipynb.
+
+A model defines p(v_1 .. v_T) = prod_t p(v_t | v_<t) over binary frames v_t in {0,1}^88.
+Teacher forcing makes the conditioning context of every step known in advance, so one
+full-sequence RNN call gives the parameters of all T conditionals at once; the per-step
+distributions (independent Bernoulli, RBM, NADE) are then evaluated batched over (B x T).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def shift_right(x: torch.Tensor) -> torch.Tensor:
+    """Inputs for teacher forcing: (B, T, D) -> (B, T, D) with row t = x[t-1] and row 0 = 0."""
+    return F.pad(x, (0, 0, 1, 0))[:, :-1]
+
+
+@dataclass
+class StepStats:
+    """Sums over the (masked) time steps of a batch, for frame accuracy (Bay et al. 2009)."""
+    tp: float = 0.0  # expected true positives
+    fp: float = 0.0  # expected false positives
+    fn: float = 0.0  # expected false negatives
+
+
+class Recurrence(nn.Module):
+    """The RNN that summarises the past: u_t = f(v_1 .. v_{t-1}), u_1 from a zero input.
+
+    cell 'rnn' is the tanh RNN of Boulanger-Lewandowski et al. (2012); 'lstm' and 'gru' are
+    variants. Dropout acts on the inputs and on the outputs (and between stacked layers).
+    """
+
+    def __init__(self, n_in: int, n_hidden: int, cell: str = "rnn", n_layers: int = 1,
+                 dropout: float = 0.0):
+        super().__init__()
+        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+        self.cell = cell
+        self.rnn = kinds[cell](n_in, n_hidden, num_layers=n_layers, batch_first=True,
+                               dropout=dropout if n_layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """x: (B, T, 88) frames v_1..v_T -> u: (B, T, H) with u_t depending on v_<t only."""
+        out, state = self.rnn(self.drop(shift_right(x)), state)  # one call over all T
+        return self.drop(out), state
+
+    def step(self, v_prev: torch.Tensor, state=None):
+        """One step of generation: v_prev (B, 88) -> u (B, H), new state."""
+        out, state = self.rnn(v_prev[:, None, :], state)  # (B, 1, H)
+        return out[:, 0], state
+
+
+class SequenceModel(nn.Module):
+    """Base class. Subclasses implement the methods below on padded batches.
+
+    x: (B, T, 88) float 0/1 piano rolls; mask: (B, T) bool, True on real (unpadded) steps.
+    """
+
+    #: 'exact' if log_prob is the exact log-likelihood, else the name of the estimator
+    method: str = "exact"
+    #: samples per step used to estimate the expected frame accuracy
+    accuracy_samples: int = 100
+
+    def training_loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Scalar loss to minimise, averaged over real steps, and a dict of float statistics."""
+        raise NotImplementedError
+
+    def log_prob(self, x: torch.Tensor, mask: torch.Tensor, **opts) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) log p(v_t | v_<t) and (B, T) variance of that estimate (zeros if exact)."""
+        raise NotImplementedError
+
+    def frame_stats(self, x: torch.Tensor, mask: torch.Tensor, n_samples: int = 100) -> StepStats:
+        """Expected TP / FP / FN of the prediction of each v_t from the true past."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample (batch, n_steps, 88) frames, optionally after priming with (batch, P, 88)."""
+        raise NotImplementedError
+
+
+def stats_from_probs(p: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> StepStats:
+    """Expected TP/FP/FN when keys are predicted on with marginal probabilities p (B, T, 88)."""
+    m = mask[..., None].to(p.dtype)
+    return StepStats(tp=float((p * x * m).sum()), fp=float((p * (1 - x) * m).sum()),
+                     fn=float(((1 - p) * x * m).sum()))
+
+
+def stats_from_samples(s: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> StepStats:
+    """Monte-Carlo version: s (S, B, T, 88) samples of v_t given the true past."""
+    return stats_from_probs(s.float().mean(0), x, mask)

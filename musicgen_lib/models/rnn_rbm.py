@@ -1,0 +1,101 @@
+"""RNN-RBM (Boulanger-Lewandowski, Bengio & Vincent, ICML 2012; thesis §5.3): an RNN reads the
+past and gives the biases b_t, c_t of an RBM over the next frame; the RBM weights W are shared.
+
+Explained in notebooks/03_rnn_rbm.ipynb.
+
+    u_t = RNN(v_1 .. v_{t-1})                    (R,)
+    b_t = b + W_ub u_t,  c_t = c + W_uc u_t      (88,), (H,)
+    p(v_t | v_<t) = RBM(v_t; W, b_t, c_t)        W: (H, 88)
+Training: CD-k on every (batch x time) position at once, the Gibbs chains of all positions run
+in parallel; the gradient of F(v_t) - F(v_t^(k)) flows into the RNN through b_t and c_t.
+Evaluation: log p(v_t) = -F(v_t) - log Z_t, with log Z_t exact when H <= 20, AIS otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .base import Recurrence, SequenceModel, StepStats, stats_from_samples
+from .rbm import cd_loss, free_energy, gibbs, log_partition_ais, log_partition_exact
+
+
+@dataclass
+class RNNRBMConfig:
+    n_visible: int = 88
+    n_hidden: int = 100      # RBM hidden units
+    n_recurrent: int = 150   # RNN state size
+    cell: str = "rnn"        # 'rnn' as in BL 2012; 'lstm' / 'gru' variants
+    n_layers: int = 1
+    dropout: float = 0.0
+    cd_k: int = 25           # Gibbs steps of CD-k in training
+    init_std: float = 0.01
+    ais_chains: int = 100    # AIS effort for evaluation (per time step)
+    ais_betas: int = 1000
+    valid_ais_chains: int = 20   # cheaper AIS for validation during training
+    valid_ais_betas: int = 200
+    gibbs_eval: int = 100    # Gibbs steps per sample for frame accuracy and generation
+
+
+class RNNRBM(SequenceModel):
+    accuracy_samples = 20  # each sample is a Gibbs chain
+
+    def __init__(self, cfg: RNNRBMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.rnn = Recurrence(cfg.n_visible, cfg.n_recurrent, cfg.cell, cfg.n_layers, cfg.dropout)
+        self.to_b = nn.Linear(cfg.n_recurrent, cfg.n_visible)  # b_t = b + W_ub u_t
+        self.to_c = nn.Linear(cfg.n_recurrent, cfg.n_hidden)   # c_t = c + W_uc u_t
+        self.W = nn.Parameter(torch.randn(cfg.n_hidden, cfg.n_visible) * cfg.init_std)  # (H, 88)
+        self.method = "exact" if cfg.n_hidden <= 20 else "AIS"
+
+    def biases(self, x):
+        u, _ = self.rnn(x)                 # (B, T, R), one call over all T
+        return self.to_b(u), self.to_c(u)  # (B, T, 88), (B, T, H)
+
+    def training_loss(self, x, mask):
+        b, c = self.biases(x)
+        loss = cd_loss(x[mask], self.W, b[mask], c[mask], self.cfg.cd_k)  # all positions at once
+        return loss, {"cd": loss.item()}
+
+    @torch.no_grad()
+    def log_prob(self, x, mask, validation=False, ais_chains=None, ais_betas=None, chunk=512, **_):
+        """(B, T) log p(v_t | v_<t) and the variance of each estimate (AIS spread)."""
+        b, c = self.biases(x)
+        b, c, v = b[mask], c[mask], x[mask]  # (N, .)
+        chains = ais_chains or (self.cfg.valid_ais_chains if validation else self.cfg.ais_chains)
+        betas = ais_betas or (self.cfg.valid_ais_betas if validation else self.cfg.ais_betas)
+        lz, var = [], []
+        for bi, ci in zip(b.split(chunk), c.split(chunk)):  # bound memory: chunk x chains x 88
+            if self.method == "exact":
+                lz.append(log_partition_exact(self.W, bi, ci)), var.append(torch.zeros(len(bi)))
+            else:
+                z, s = log_partition_ais(self.W, bi, ci, chains, betas)
+                lz.append(z), var.append(s)
+        lp = torch.zeros(mask.shape, dtype=x.dtype)
+        lv = torch.zeros(mask.shape, dtype=x.dtype)
+        lp[mask] = -free_energy(v, self.W, b, c) - torch.cat(lz)
+        lv[mask] = torch.cat(var)
+        return lp, lv
+
+    @torch.no_grad()
+    def frame_stats(self, x, mask, n_samples=100) -> StepStats:
+        b, c = self.biases(x)
+        b, c = b[mask], c[mask]  # (N, .)
+        v0 = torch.zeros(n_samples, *b.shape)
+        s = gibbs(v0, self.W, b, c, self.cfg.gibbs_eval)  # (S, N, 88), chains of all positions at once
+        return stats_from_samples(s[:, None], x[mask][None], mask[mask][None])
+
+    @torch.no_grad()
+    def generate(self, n_steps, batch=1, prime=None):
+        state, v = None, torch.zeros(batch, self.cfg.n_visible)
+        if prime is not None:
+            _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
+            v = prime[:, -1]
+        out = []
+        for _ in range(n_steps):
+            u, state = self.rnn.step(v, state)
+            v = gibbs(torch.zeros_like(v), self.W, self.to_b(u), self.to_c(u), self.cfg.gibbs_eval)
+            out.append(v)
+        return torch.stack(out, 1)

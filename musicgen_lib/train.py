@@ -1,0 +1,348 @@
+"""One training engine for every model of the book: Adam, gradient clipping, seeded shuffling,
+validation every N steps with early stopping on the validation NLL, a CSV/JSON log, atomic
+checkpoints and exact resume.
+
+Explained in notebooks/03_rnn_rbm.ipynb (training curve) and used by every later notebook.
+
+Files written to the output folder:
+    config.json     model name + model config + train config + data (rebuild with registry)
+    model.pt        state_dict of the best model on validation (what evaluation loads)
+    checkpoint.pt   everything needed to continue: model, optimiser, RNG states, step, epoch,
+                    position in the epoch, early-stopping state, log
+    log.csv, log.json  one row per validation: step, epoch, train_loss, valid_nll, lr, time_s
+Every file is written to a temporary file in the same folder and moved into place with
+os.replace, so a run killed at any moment (even SIGKILL) leaves the previous checkpoint intact;
+resuming from it replays the same batches with the same random numbers and ends with the same
+weights as a run that was never interrupted.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, MusicgenError
+from .models import registry
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    batch_size: int = 16        # whole pieces per batch (padded, masked)
+    lr: float = 1e-3            # Adam
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0      # max global gradient norm (0: off)
+    max_steps: int = 5000
+    max_len: int = 0            # crop pieces to a random window of this many steps (0: whole)
+    transpose: int = 0          # augmentation: shift each batch by k in [-transpose, transpose]
+    valid_every: int = 200      # steps between validations (and checkpoints)
+    patience: int = 10          # stop after this many validations without improvement
+    lr_patience: int = 0        # halve (lr_decay) the lr after this many such validations (0: off)
+    lr_decay: float = 0.5
+    min_lr: float = 1e-5
+    max_minutes: float = 0.0    # stop (resumably) after this wall time (0: no limit)
+
+
+def make_train_config(values: dict | None = None) -> TrainConfig:
+    """TrainConfig with `values` overriding the defaults; one-line errors for bad values."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise registry.ConfigError(f"unknown training option(s) {', '.join(unknown)}; "
+                                   f"known: {', '.join(fields)}")
+    for k, v in values.items():
+        if not registry._type_ok(v, fields[k].default) or v < 0:
+            raise registry.ConfigError(f"training option {k} must be a non-negative "
+                                       f"{type(fields[k].default).__name__}, got {v!r}")
+    cfg = TrainConfig(**{k: (float(v) if isinstance(fields[k].default, float) else v)
+                         for k, v in values.items()})
+    if cfg.batch_size < 1 or cfg.valid_every < 1:
+        raise registry.ConfigError("training options batch_size and valid_every must be at least 1")
+    return cfg
+
+
+# ---------------------------------------------------------------- data
+
+def as_rolls(pieces) -> list:
+    """Pieces (objects with .roll) or arrays -> list of (T, 88) uint8 arrays, empty ones dropped."""
+    rolls = [np.asarray(getattr(p, "roll", p), dtype=np.uint8) for p in pieces]
+    return [r for r in rolls if len(r)]
+
+
+def pad_batch(rolls: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """List of (T_i, 88) arrays -> x (B, T_max, 88) float32 zero-padded, mask (B, T_max) bool."""
+    T = max(len(r) for r in rolls)
+    x = torch.zeros(len(rolls), T, rolls[0].shape[1])
+    mask = torch.zeros(len(rolls), T, dtype=torch.bool)
+    for i, r in enumerate(rolls):
+        x[i, :len(r)] = torch.from_numpy(np.asarray(r, dtype=np.float32))
+        mask[i, :len(r)] = True
+    return x, mask
+
+
+def batches(rolls: list, batch_size: int):
+    """Padded batches in length order (little padding) for evaluation: yields (x, mask)."""
+    order = sorted(range(len(rolls)), key=lambda i: len(rolls[i]))
+    for i in range(0, len(order), batch_size):
+        yield pad_batch([rolls[j] for j in order[i:i + batch_size]])
+
+
+def transpose_batch(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Shift all keys by k semitones, keys pushed past either edge are dropped."""
+    if k == 0:
+        return x
+    out = torch.zeros_like(x)
+    if k > 0:
+        out[..., k:] = x[..., :-k]
+    else:
+        out[..., :k] = x[..., -k:]
+    return out
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list:
+    """The shuffled piece order of an epoch: a function of (seed, epoch) only, so resume is exact."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+@torch.no_grad()
+def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, float, int]:
+    """Length-weighted mean NLL per step over all steps of `rolls`: (mean, variance-of-mean of the
+    estimator (0 if exact), number of steps)."""
+    was = model.training
+    model.eval()
+    total, var, steps = 0.0, 0.0, 0
+    for x, mask in batches(rolls, batch_size):
+        lp, lv = model.log_prob(x, mask, **opts)
+        total -= float(lp.sum(dtype=torch.float64))
+        var += float(lv.sum(dtype=torch.float64))
+        steps += int(mask.sum())
+    model.train(was)
+    return total / steps, var / steps ** 2, steps
+
+
+# ---------------------------------------------------------------- files
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then os.replace onto `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_torch_save(obj, path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_logs(out: Path, history: list) -> None:
+    cols = ["step", "epoch", "train_loss", "valid_nll", "lr", "time_s"]
+    s = io.StringIO()
+    w = csv.DictWriter(s, cols, lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: r.get(k, "") for k in cols} for r in history)
+    atomic_write_bytes(out / "log.csv", s.getvalue().encode())
+    atomic_write_bytes(out / "log.json", (json.dumps(history, indent=1) + "\n").encode())
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+def load_trained(folder, which: str = "model.pt"):
+    """(model in eval mode, config dict) from a folder with config.json and model.pt
+    (or checkpoint.pt, whose 'model' entry is used). Raises CheckpointError if unusable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    cfg = registry.load_config(folder / "config.json")
+    model = registry.model_from_config(cfg)
+    file = folder / which
+    if not file.exists() and which == "model.pt" and (folder / "checkpoint.pt").exists():
+        file = folder / "checkpoint.pt"
+    if not file.exists():
+        raise CheckpointError(f"{file}: no such file")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=False)
+        if "model" in state and isinstance(state["model"], dict):
+            state = state["model"]
+        model.load_state_dict(state)
+    except Exception as e:
+        raise CheckpointError(f"{file}: cannot load it into model {cfg['model']} ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    return model.eval(), cfg
+
+
+# ---------------------------------------------------------------- the loop
+
+@dataclass
+class TrainResult:
+    step: int
+    best_valid: float
+    best_step: int
+    stopped: str         # 'max_steps' | 'early_stopping' | 'time_limit'
+    history: list
+
+
+def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: bool = False,
+          overwrite: bool = False, data_info: dict | None = None, progress: bool = True,
+          callback=None) -> TrainResult:
+    """Train `model` on `train_data` (pieces or (T, 88) arrays), validating on `valid_data`.
+
+    resume=True continues from out_dir/checkpoint.pt (exactly: same batches, same random
+    numbers), or starts afresh if there is none; it is an error if the checkpoint's model
+    config differs. Without resume, a folder that already holds a checkpoint is an error
+    unless overwrite=True. The caller seeds torch before building the model. `callback(step, loss)`
+    is called after every optimiser step (tests use it to kill a run). Returns a TrainResult;
+    the model is left with the best validation weights.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_rolls, valid_rolls = as_rolls(train_data), as_rolls(valid_data)
+    if not train_rolls or not valid_rolls:
+        raise MusicgenError("training needs at least one non-empty piece in train and in valid")
+    model_info = registry.config_dict(model)
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    st = {"step": 0, "epoch": 0, "pos": 0, "best_valid": math.inf, "best_step": 0, "bad": 0,
+          "lr_bad": 0, "history": [], "finished": None, "time_s": 0.0}
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.exists():
+        try:
+            saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise CheckpointError(f"{ckpt}: unreadable checkpoint ({type(e).__name__})") from None
+        if saved["model_info"] != model_info:
+            raise CheckpointError(f"{ckpt}: was written for {saved['model_info']['model']} with a "
+                                  "different configuration; use a new --out folder")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        st = saved["state"]
+        _set_rng_state(saved["rng"])
+        if st["finished"] == "max_steps" and st["step"] < cfg.max_steps:
+            st["finished"] = None  # asked for more steps than the run had
+        if st["finished"] == "time_limit":
+            st["finished"] = None
+    elif ckpt.exists() and not overwrite:
+        raise CheckpointError(f"{out} already holds a training run; resume it (--resume) or "
+                              "choose another output folder")
+    registry.save_config(out / "config.json", model, train=dataclasses.asdict(cfg), data=data_info or {})
+
+    def checkpoint():
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "rng": _rng_state(), "state": st, "model_info": model_info,
+                           "train_config": dataclasses.asdict(cfg)}, ckpt)
+        _write_logs(out, st["history"])
+
+    def validate(train_loss):
+        with torch.random.fork_rng():  # validation never disturbs the training random stream
+            torch.manual_seed(cfg.seed + 12345)
+            v, _, _ = mean_nll(model, valid_rolls, validation=True)
+        lr = opt.param_groups[0]["lr"]
+        st["history"].append({"step": st["step"], "epoch": st["epoch"], "train_loss": train_loss,
+                              "valid_nll": v, "lr": lr, "time_s": round(st["time_s"], 1)})
+        if v < st["best_valid"] - 1e-4:
+            st.update(best_valid=v, best_step=st["step"], bad=0, lr_bad=0)
+            atomic_torch_save(model.state_dict(), out / "model.pt")
+        else:
+            st["bad"] += 1
+            st["lr_bad"] += 1
+            if cfg.lr_patience and st["lr_bad"] >= cfg.lr_patience and lr > cfg.min_lr:
+                for g in opt.param_groups:
+                    g["lr"] = max(cfg.min_lr, lr * cfg.lr_decay)
+                st["lr_bad"] = 0
+        return v
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.max_steps, initial=st["step"], desc=f"train {model_info['model']}",
+                   unit="step", dynamic_ncols=True)
+    model.train()
+    t0, time0, losses = time.monotonic(), st["time_s"], []
+    while st["finished"] is None:
+        if st["step"] >= cfg.max_steps:
+            st["finished"] = "max_steps"
+            break
+        order = epoch_order(len(train_rolls), cfg.seed, st["epoch"])
+        idx = order[st["pos"]:st["pos"] + cfg.batch_size]
+        rolls = [train_rolls[i] for i in idx]
+        if cfg.max_len:
+            rolls = [_crop(r, cfg.max_len) for r in rolls]
+        x, mask = pad_batch(rolls)
+        if cfg.transpose:
+            x = transpose_batch(x, int(torch.randint(-cfg.transpose, cfg.transpose + 1, ())))
+        loss, _ = model.training_loss(x, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        losses.append(loss.item())
+        st["step"] += 1
+        st["pos"] += cfg.batch_size
+        if st["pos"] >= len(train_rolls):
+            st["epoch"], st["pos"] = st["epoch"] + 1, 0
+        st["time_s"] = time0 + time.monotonic() - t0
+        if bar is not None:
+            bar.update(1)
+        if st["step"] % cfg.valid_every == 0 or st["step"] >= cfg.max_steps:
+            v = validate(float(np.mean(losses)))
+            losses = []
+            if bar is not None:
+                bar.set_postfix(valid=f"{v:.3f}", best=f"{st['best_valid']:.3f}")
+            if st["bad"] >= cfg.patience:
+                st["finished"] = "early_stopping"
+            elif st["step"] >= cfg.max_steps:
+                st["finished"] = "max_steps"
+            elif cfg.max_minutes and st["time_s"] > 60 * cfg.max_minutes:
+                st["finished"] = "time_limit"
+            checkpoint()
+        if callback is not None:
+            callback(st["step"], loss.item())
+    if bar is not None:
+        bar.close()
+    checkpoint()
+    if (out / "model.pt").exists():
+        model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
+    model.eval()
+    return TrainResult(st["step"], st["best_valid"], st["best_step"], st["finished"], st["history"])
+
+
+def _crop(r: np.ndarray, n: int) -> np.ndarray:
+    """A random window of n steps (the whole piece if shorter); uses numpy's global RNG."""
+    if len(r) <= n:
+        return r
+    a = np.random.randint(0, len(r) - n + 1)
+    return r[a:a + n]
