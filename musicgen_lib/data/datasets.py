@@ -45,7 +45,7 @@ DATASETS = ("chorales", "jsb", "piano-midi-de", "midi")
 SPLITS = ("train", "valid", "test")
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat
 #: Bumped whenever parsing changes, so old cache files are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -234,11 +234,15 @@ def _chorale_notes(path: Path, ticks_per_beat: int = 480) -> NoteList:
         score = converter.parse(str(path)).stripTies()
     except Exception as e:
         raise MidiError(path, f"music21 cannot parse it ({' '.join(str(e).split())})") from None
+    # A pickup bar is padded with rests to a full bar, so that bar lines fall on
+    # multiples of the bar length, in phase with the model's time counter.
+    measures = score.parts[0].getElementsByClass("Measure")
+    pad = float(measures[0].paddingLeft) if len(measures) and measures[0].number == 0 else 0.0
     start, end, pitch, track = [], [], [], []
     for i, part in enumerate(score.parts):
         for el in part.flatten().notes:
-            s = round(float(el.offset) * ticks_per_beat)
-            e = round(float(el.offset + el.quarterLength) * ticks_per_beat)
+            s = round((float(el.offset) + pad) * ticks_per_beat)
+            e = round((float(el.offset + el.quarterLength) + pad) * ticks_per_beat)
             for p in el.pitches:
                 start.append(s); end.append(max(e, s + 1)); pitch.append(p.midi); track.append(i)
     if not start:

@@ -1,0 +1,60 @@
+# The two commands of this project (see README.md):
+#
+#   make book   build the book (executes every notebook) into _build/html/index.html
+#   make test   run the library's tests, then re-run the notebooks and compare their outputs
+#
+# Both create the virtual environment .venv first when needed (`make venv`). Nothing needs
+# to be activated: every command uses .venv/bin explicitly.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Written after a successful install; rebuilt when the pins or the package metadata change.
+STAMP  := $(VENV)/.musicgen-installed
+
+JS_DIR   := book/js
+JS_STAMP := $(JS_DIR)/node_modules/.musicgen-installed
+
+BUILD_DIR := _build
+NBVAL_SANITIZE := .ci/nbval_sanitize.cfg
+
+# Deterministic, headless runs; the venv's scripts (jupyter-book, musicgen) come first.
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all venv book test clean
+.DELETE_ON_ERROR:
+
+all: book
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -e . --no-deps
+	@touch $@
+
+# JavaScript served with the book (require.js, widget manager, MathJax): see book/js/package.json.
+$(JS_STAMP): $(JS_DIR)/package.json $(wildcard $(JS_DIR)/package-lock.json)
+	@if [ -f $(JS_DIR)/package-lock.json ]; then \
+		npm ci --prefix $(JS_DIR) --no-audit --no-fund; \
+	else \
+		npm install --prefix $(JS_DIR) --no-audit --no-fund; \
+	fi
+	@touch $@
+
+book: venv $(JS_STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) scripts/check_offline.py $(BUILD_DIR)/html
+	@echo "The book is in $(BUILD_DIR)/html/index.html"
+
+test: venv
+	$(PY) -m pytest -p no:cacheprovider tests
+	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+		--nbval-sanitize-with $(NBVAL_SANITIZE) notebooks/
+
+clean:
+	rm -rf $(BUILD_DIR) $(JS_DIR)/node_modules
