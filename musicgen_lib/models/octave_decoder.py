@@ -1,0 +1,118 @@
+"""The octave decoder: an LSTM-RBM that lifts 12 pitch classes back to 88 keys
+(notebook 07_octave_decoder; thesis §6.2, Fig. 11, 18).
+
+At step t an LSTM reads ``[x_{t+1} (12), y_t (88)]`` — the next compressed frame and the
+previous decoded one — and gives the biases of a small RBM (36 hidden units, ``W`` shared
+over time) over ``y_{t+1}``. Keys whose pitch class is off in ``x_{t+1}`` are forced to 0
+(the octave mask), in training and in sampling. Trained with CD-k on the free energy. A
+second LSTM predicts velocities (MSE on sounding keys).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data.octave import KEY_CLASS
+
+
+@dataclass
+class DecoderConfig:
+    n_classes: int = 12
+    n_keys: int = 88
+    hidden_size: int = 100
+    rbm_hidden: int = 36
+    velocity: bool = True
+    cd_steps: int = 1  # CD-k in training
+    gibbs_steps: int = 1  # Gibbs sweeps per generated frame (the thesis: 1)
+    class_origin: int = 0  # 0: class 0 is C; 9: class 0 is A (the author's weights)
+    keep_classes: bool = True  # a class the generator chose always gets at least one key
+
+
+class OctaveDecoder(nn.Module):
+    """Parameter names match the author's ``greats-decoder.pt``."""
+
+    def __init__(self, config: DecoderConfig = DecoderConfig()):
+        super().__init__()
+        c = self.config = config
+        self.W = nn.Parameter(0.01 * torch.randn(c.rbm_hidden, c.n_keys))
+        self.decoder_lstm = nn.LSTM(c.n_classes + c.n_keys, c.hidden_size, batch_first=True)
+        self.v_bias_linear = nn.Linear(c.hidden_size, c.n_keys)
+        self.h_bias_linear = nn.Linear(c.hidden_size, c.rbm_hidden)
+        if c.velocity:
+            self.velocity_lstm = nn.LSTM(c.n_classes + c.n_keys, c.hidden_size, batch_first=True)
+            self.velocity_linear = nn.Linear(c.hidden_size, c.n_keys)
+        # key -> the model's pitch-class index, for the octave mask
+        self.register_buffer("key_class", torch.as_tensor((KEY_CLASS - c.class_origin) % 12),
+                             persistent=False)
+
+    def mask(self, x):
+        """Octave mask (..., 12) -> (..., 88), in the model's class order."""
+        return x[..., self.key_class]
+
+    # ---- the RBM
+    def free_energy(self, v, bv, bh):
+        """F(v) = -v.bv - sum softplus(bh + W v), per row: (..., 88) -> (...)."""
+        return -(v * bv).sum(-1) - F.softplus(bh + v @ self.W.t()).sum(-1)
+
+    def gibbs(self, v, bv, bh, mask, steps: int, generator=None):
+        """``steps`` Gibbs sweeps from ``v``; visible units outside ``mask`` stay 0."""
+        for _ in range(steps):
+            h = torch.bernoulli(torch.sigmoid(bh + v @ self.W.t()), generator=generator)
+            pv = torch.sigmoid(bv + h @ self.W) * mask
+            v = torch.bernoulli(pv, generator=generator)
+        return v, pv
+
+    # ---- training
+    def forward(self, x_next, y_prev, y, generator=None):
+        """Teacher-forced CD-k loss over whole sequences.
+
+        x_next: (B, T, 12) compressed frames to decode; y_prev: (B, T, 88) previous frames
+        as fed to the LSTM; y: (B, T, 88) the frames to predict. Returns the CD loss
+        (free-energy difference, a scalar whose gradient is the CD-k estimate) and the
+        mean reconstruction error of the chain's last visible probabilities.
+        """
+        out, _ = self.decoder_lstm(torch.cat([x_next, y_prev], -1))  # (B, T, H)
+        bv, bh = self.v_bias_linear(out), self.h_bias_linear(out)  # (B,T,88), (B,T,36)
+        mask = self.mask(x_next)
+        with torch.no_grad():
+            neg, pv = self.gibbs(y, bv, bh, mask, self.config.cd_steps, generator)
+        loss = (self.free_energy(y, bv, bh) - self.free_energy(neg, bv, bh)).mean()
+        return loss, F.mse_loss(pv, y).detach()
+
+    def velocity_loss(self, x_next, y_prev, y, velocity):
+        """MSE of predicted velocity/127 on sounding keys."""
+        out, _ = self.velocity_lstm(torch.cat([x_next, y_prev], -1))
+        pred = torch.sigmoid(self.velocity_linear(out))
+        on = y > 0
+        return F.mse_loss(pred[on], velocity[on] / 127.0) if on.any() else pred.sum() * 0
+
+    # ---- generation
+    def init_state(self):
+        return {"lstm": None, "velocity": None}
+
+    def step(self, x_next, y_prev, state, generator=None):
+        """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
+        in 0..127 (zeros without a velocity head), new state."""
+        inp = torch.cat([x_next, y_prev], -1)[:, None]
+        out, lstm_state = self.decoder_lstm(inp, state["lstm"])
+        bv, bh = self.v_bias_linear(out[:, 0]), self.h_bias_linear(out[:, 0])
+        mask = self.mask(x_next)
+        y, pv = self.gibbs(y_prev * mask, bv, bh, mask, self.config.gibbs_steps, generator)
+        if self.config.keep_classes:  # a chosen class that got no key: take its likeliest key
+            missing = x_next * (1 - (y @ F.one_hot(self.key_class, 12).to(y.dtype)).clamp(max=1))
+            if missing.any():
+                score = pv + 1e-6 * mask  # never pick a key outside the mask
+                for c in torch.nonzero(missing.sum(0)).flatten().tolist():
+                    rows = missing[:, c] > 0
+                    keys = (self.key_class == c).nonzero().flatten()
+                    best = keys[score[rows][:, keys].argmax(-1)]
+                    y[rows.nonzero().flatten(), best] = 1
+        vel_state = state["velocity"]
+        velocity = torch.zeros_like(y)
+        if self.config.velocity:
+            vout, vel_state = self.velocity_lstm(inp, vel_state)
+            velocity = torch.sigmoid(self.velocity_linear(vout[:, 0])) * 127 * y
+        return y, velocity, {"lstm": lstm_state, "velocity": vel_state}

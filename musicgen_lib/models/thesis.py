@@ -1,0 +1,190 @@
+"""The proposed model of the thesis: main module with attention over the history, and the
+voice-by-voice sampler, generating 12-dim pitch-class frames (notebooks 05_attention,
+06_voice_sampler, 08_training_and_samples; thesis §6, Fig. 12–13).
+
+Step t reads ``[x_{t-1} (12), time bits (6)]``:
+
+* ``local_lstm``       LSTM(18 -> 100)                 local context
+* ``history_reader``   LSTM(18 -> 100) + softmax(8)    reads sum_k w_k x_{t-lag_k}   (12)
+* ``aggregation_lstm`` LSTM(100 + 12 -> 130)           the read enters the 2nd layer
+* ``sampler``          5 voices, LSTM(130 + 24 -> 100) + Linear(100 -> 24)
+
+With teacher forcing every LSTM runs as one full-sequence call; only the 5 voices loop.
+Parameter names equal the author's, so his ``greats-model.pt`` loads unchanged
+(:func:`load_author_generator`), with ``ThesisConfig.faithful()``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .history_reader import THESIS_LAGS, HistoryReader
+from .voice_sampler import VoiceSampler
+
+
+@dataclass
+class ThesisConfig:
+    """Sizes (thesis defaults) and the behaviours where the author's code and a corrected
+    version differ."""
+
+    n_classes: int = 12
+    time_bits: int = 6
+    local_size: int = 100
+    reader_size: int = 100
+    aggregation_size: int = 130
+    lags: tuple = THESIS_LAGS
+    voice_size: int = 100
+    n_voices: int = 5
+    voice_state: str = "time"  # "time": each voice keeps its state across steps (author)
+    class_origin: int = 0  # pitch class of the model's class 0: 0 = C, 9 = A (author)
+    time_msb_first: bool = False  # bit order of the time counter
+    time_of_input: bool = False  # bits count the input frame t-1 instead of the target t
+    time_from_piece: bool = True  # count from the piece's start, not the fragment's
+    semantics: str = "onset"  # piano-roll semantics of the frames (the author's hold_mode)
+
+    @classmethod
+    def faithful(cls, **kw) -> "ThesisConfig":
+        """The configuration of the author's code and published weights. The time counter's
+        layout is not documented; with the published weights the teacher-forced loss on
+        piano-midi.de is lowest with the bits most significant first, counting the input
+        frame (2.511 vs 2.532–2.535 nats for the other three layouts, paired over 1400
+        fragments; notebook 08)."""
+        kw = {"class_origin": 9, "time_from_piece": False, "time_msb_first": True,
+              "time_of_input": True, **kw}
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lags"] = list(self.lags)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ThesisConfig":
+        d = dict(d)
+        if "lags" in d:
+            d["lags"] = tuple(d["lags"])
+        return cls(**d)
+
+
+class ThesisGenerator(nn.Module):
+    """Main module + voice sampler over 12-dim frames (in our class order, 0 = C)."""
+
+    def __init__(self, config: ThesisConfig = ThesisConfig()):
+        super().__init__()
+        c = self.config = config
+        inp = c.n_classes + c.time_bits
+        self.local_lstm = nn.LSTM(inp, c.local_size, batch_first=True)
+        self.history_reader = HistoryReader(inp, c.reader_size, c.lags)
+        self.aggregation_lstm = nn.LSTM(c.local_size + c.n_classes, c.aggregation_size,
+                                        batch_first=True)
+        self.sampler = VoiceSampler(c.aggregation_size, c.voice_size, c.n_voices, c.n_classes,
+                                    c.voice_state)
+        perm = (torch.arange(c.n_classes) + c.class_origin) % c.n_classes
+        self.register_buffer("to_model", perm, persistent=False)  # ours[perm] -> model order
+        self.register_buffer("from_model", torch.argsort(perm), persistent=False)
+
+    @property
+    def history_size(self) -> int:
+        return self.history_reader.max_lag
+
+    def time_input(self, steps, dtype=torch.float32):
+        """Bits of ``steps`` (any shape of ints) mod 2**time_bits -> (..., time_bits)."""
+        n = self.config.time_bits
+        shifts = torch.arange(n, device=steps.device)
+        if self.config.time_msb_first:
+            shifts = shifts.flip(0)
+        return ((steps[..., None] >> shifts) & 1).to(dtype)
+
+    def features(self, history, x, start=None):
+        """Aggregation features for every step of a fragment, teacher-forced.
+
+        history: (B, P, 12) frames before the fragment (P >= the largest lag; zeros before
+        the piece's start); x: (B, T, 12) the fragment, our class order; start: (B,) step
+        of x[:, 0] in its piece. Returns features (B, T, 130) and attention (B, T, L).
+        """
+        c = self.config
+        B, T, _ = x.shape
+        P = self.history_size
+        frames = torch.cat([history[:, -P:], x], 1).float()[..., self.to_model]  # (B, P+T, 12)
+        prev = frames[:, P - 1:P - 1 + T]  # x_{t-1}: (B, T, 12)
+        t = torch.arange(T, device=x.device) - int(c.time_of_input)
+        if c.time_from_piece and start is not None:
+            t = t[None] + start.to(x.device)[:, None]
+        t = t.expand(B, T) % (2 ** c.time_bits)
+        inp = torch.cat([prev, self.time_input(t)], -1)  # (B, T, 18)
+        local, _ = self.local_lstm(inp)  # (B, T, 100)
+        read, attention, _ = self.history_reader(inp, frames)  # (B, T, 12), (B, T, L)
+        agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)
+        return agg, attention
+
+    def forward(self, history, x, start=None, generator=None, noise=None):
+        """Teacher-forced loss: (B, P, 12), (B, T, 12) -> (loss, info). The loss is the
+        thesis' BCE of the note probabilities, summed over 12 notes, mean over steps.
+        ``noise`` (V, B, T) optionally fixes the voices' random choices."""
+        feats, attention = self.features(history, x, start)
+        target = x.float()[..., self.to_model]
+        p, info = self.sampler(feats, target, generator, noise)
+        info.update(attention=attention, p=p[..., self.from_model])
+        return VoiceSampler.loss(p, target), info
+
+    # ---------------------------------------------------------------- generation
+    def init_state(self, history, start=None):
+        """Generation state after ``history`` (B, P', 12): the history buffer is primed but
+        the LSTMs start from zero; call :meth:`prime` to run them over real frames."""
+        B = history.shape[0]
+        P = self.history_size
+        buf = history.float()[:, -P:][..., self.to_model]
+        if buf.shape[1] < P:
+            buf = torch.cat([buf.new_zeros(B, P - buf.shape[1], buf.shape[2]), buf], 1)
+        t = torch.zeros(B, dtype=torch.long) if start is None else start.clone().long()
+        return {"history": buf, "t": t, "local": None, "reader": None, "aggregation": None,
+                "voices": self.sampler.init_state(B)}
+
+    def _main_step(self, state):
+        c = self.config
+        t = state["t"] - int(c.time_of_input)
+        inp = torch.cat([state["history"][:, -1],
+                         self.time_input(t % (2 ** c.time_bits))], -1)  # (B, 18)
+        local, state["local"] = self.local_lstm(inp[:, None], state["local"])
+        read, attention, state["reader"] = self.history_reader.step(inp, state["history"],
+                                                                     state["reader"])
+        agg, state["aggregation"] = self.aggregation_lstm(
+            torch.cat([local[:, 0], read], -1)[:, None], state["aggregation"])
+        return agg[:, 0], attention
+
+    def _push(self, state, frame_model_order):
+        state["history"] = torch.cat([state["history"][:, 1:], frame_model_order[:, None]], 1)
+        state["t"] = state["t"] + 1
+
+    @torch.no_grad()
+    def prime(self, state, frames, generator=None):
+        """Read real frames (B, n, 12) (our order) as in training: each step predicts the
+        next frame and the voices decide on it with the true values (thesis: one bar)."""
+        for i in range(frames.shape[1]):
+            feats, _ = self._main_step(state)
+            target = frames[:, i].float()[..., self.to_model]
+            _, state["voices"], _ = self.sampler.step(feats, state["voices"],
+                                                      generator=generator, target=target)
+            self._push(state, target)
+        return state
+
+    @torch.no_grad()
+    def step(self, state, temperature: float = 1.0, generator=None):
+        """Sample the next frame: returns x (B, 12) in our class order, and info with the
+        attention weights and the voices' distributions."""
+        feats, attention = self._main_step(state)
+        x, state["voices"], info = self.sampler.step(feats, state["voices"], temperature,
+                                                     generator)
+        self._push(state, x)
+        info["attention"] = attention
+        return x[..., self.from_model], info
+
+
+def load_author_generator(path) -> ThesisGenerator:
+    """The author's ``greats-model.pt`` in a :class:`ThesisGenerator` (faithful mode)."""
+    model = ThesisGenerator(ThesisConfig.faithful())
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()

@@ -1,0 +1,131 @@
+"""Voice-by-voice polyphonic sampling over 12 pitch classes (notebook 06_voice_sampler;
+thesis §6.4, Fig. 13, 15, 16).
+
+``V`` voices share one LSTM. At every step each voice sees the main module's features and
+two masks — pitch classes already chosen to *play* and already *banned* — and outputs a
+categorical distribution over the 24 decisions (note m, play) / (note m, ban); decisions on
+notes already decided get probability 0. A note sounds iff some voice chose (m, play).
+Every voice must add information (a new note to play or to ban), which is why this
+alphabet does not collapse the way "note or pause" did.
+
+Training (the thesis' scheme): the decision *index* is sampled from the voice's
+distribution, its *value* replaced by the truth; the per-note probability
+``p(m) = P(some voice plays m) * (1 - P(some voice bans m))`` enters a binary
+cross-entropy. That loss is a stochastic surrogate, not the sampler's likelihood.
+
+``state_across``: ``"time"`` (the author's code: voice v keeps its own LSTM state from
+step to step) or ``"voices"`` (the state flows from voice to voice within a step and starts
+fresh at every step).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def pick(q, u):
+    """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
+    u (...). Explicit uniforms make the vectorised and per-step passes draw alike."""
+    c = q.cumsum(-1)
+    return (c < (u * c[..., -1])[..., None]).sum(-1).clamp_(max=q.shape[-1] - 1)
+
+
+class VoiceSampler(nn.Module):
+    """Parameter names match the author's ``sampler.lstm`` / ``sampler.linear``."""
+
+    def __init__(self, feature_size: int = 130, hidden_size: int = 100, n_voices: int = 5,
+                 n_notes: int = 12, state_across: str = "time"):
+        super().__init__()
+        if state_across not in ("time", "voices"):
+            raise ValueError(f"state_across must be 'time' or 'voices', not {state_across!r}")
+        self.n_voices, self.n_notes, self.state_across = n_voices, n_notes, state_across
+        self.lstm = nn.LSTM(feature_size + 2 * n_notes, hidden_size, batch_first=True)
+        self.linear = nn.Linear(hidden_size, 2 * n_notes)  # 0..11 play, 12..23 ban
+
+    def decision_probs(self, out, play, ban, temperature: float = 1.0):
+        """Masked softmax over the 24 decisions: (..., H) -> (..., 24)."""
+        logits = self.linear(out) / temperature
+        decided = (play + ban) > 0
+        logits = logits.masked_fill(torch.cat([decided, decided], dim=-1), float("-inf"))
+        return torch.softmax(logits, dim=-1)
+
+    def forward(self, features, target, generator=None, noise=None):
+        """Teacher-forced pass over whole sequences.
+
+        features: (B, T, feature_size); target: (B, T, 12) in {0, 1}; noise: optional
+        (V, B, T) uniforms that pick the decisions (drawn from ``generator`` if absent).
+        Returns p (B, T, 12) — the probability that each note sounds — and a dict with the
+        voices' distributions q (V, B, T, 24) and chosen decisions (V, B, T).
+        """
+        B, T, N = target.shape
+        if noise is None:
+            noise = torch.rand(self.n_voices, B, T, generator=generator)
+        target = target.to(features.dtype)
+        play = features.new_zeros(B, T, N)
+        ban = features.new_zeros(B, T, N)
+        p_play = features.new_zeros(B, T, N)
+        p_ban = features.new_zeros(B, T, N)
+        qs, choices, state = [], [], None
+        for v in range(self.n_voices):
+            inp = torch.cat([features, play, ban], dim=-1)  # (B, T, F + 24)
+            if self.state_across == "time":  # one full-sequence call per voice
+                out, _ = self.lstm(inp)
+            else:  # every (b, t) is a sequence over voices: carry the state voice to voice
+                out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
+                out = out.reshape(B, T, -1)
+            q = self.decision_probs(out, play, ban)  # (B, T, 24)
+            p_play = p_play + (1 - p_play) * q[..., :N]
+            p_ban = p_ban + (1 - p_ban) * q[..., N:]
+            with torch.no_grad():  # which note is decided is sampled; its value is the truth
+                idx = pick(q, noise[v])  # (B, T)
+                note = F.one_hot(idx % N, N).to(features.dtype)
+                play = play + note * target
+                ban = ban + note * (1 - target)
+            qs.append(q)
+            choices.append(idx)
+        p = p_play * (1 - p_ban)
+        return p, {"q": torch.stack(qs), "choices": torch.stack(choices)}
+
+    @staticmethod
+    def loss(p, target, eps: float = 1e-7):
+        """Binary cross-entropy summed over the notes, averaged over steps: (B, T, 12) -> ()."""
+        p = p.clamp(eps, 1 - eps)
+        t = target.to(p.dtype)
+        return -(t * p.log() + (1 - t) * (1 - p).log()).sum(-1).mean()
+
+    def init_state(self, batch: int, device=None):
+        """Generation state: one LSTM state per voice (``time``) or none (``voices``)."""
+        if self.state_across == "voices":
+            return None
+        z = torch.zeros(1, batch, self.lstm.hidden_size, device=device)
+        return [(z, z) for _ in range(self.n_voices)]
+
+    def step(self, features, state, temperature: float = 1.0, generator=None, target=None):
+        """Sample one frame. features: (B, feature_size). Returns x (B, 12) in {0, 1}, the new
+        state, and a dict with each voice's distribution q (V, B, 24) and decision (V, B).
+
+        With ``target`` (B, 12) the step is teacher-forced as in training (the decided note
+        is sampled, its value taken from ``target``), which is how a real prime is read.
+        """
+        B, N = features.shape[0], self.n_notes
+        play = features.new_zeros(B, N)
+        ban = features.new_zeros(B, N)
+        qs, choices, new_state, chain = [], [], [], None
+        for v in range(self.n_voices):
+            inp = torch.cat([features, play, ban], dim=-1)[:, None]
+            if self.state_across == "time":
+                out, s = self.lstm(inp, state[v])
+                new_state.append(s)
+            else:
+                out, chain = self.lstm(inp, chain)
+            q = self.decision_probs(out[:, 0], play, ban, temperature)
+            idx = pick(q, torch.rand(B, generator=generator))  # (B,)
+            note = F.one_hot(idx % N, N).to(features.dtype)
+            value = (idx < N).to(features.dtype)[:, None] if target is None else target
+            play = play + note * value
+            ban = ban + note * (1 - value)
+            qs.append(q)
+            choices.append(idx)
+        return play, (new_state if self.state_across == "time" else None), \
+            {"q": torch.stack(qs), "choices": torch.stack(choices)}

@@ -1,0 +1,128 @@
+"""The proposed model: vectorised teacher forcing equals the per-step reference, the
+incremental generation state equals the full-sequence pass, the author's weights load and
+reproduce his loss."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from musicgen_lib.data import compress, load_dataset
+from musicgen_lib.data.fragments import Fragments
+from musicgen_lib.models.octave_decoder import DecoderConfig, OctaveDecoder
+from musicgen_lib.models.thesis import ThesisConfig, ThesisGenerator, load_author_generator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from thesis_reference import per_step_loss  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "thesis-2018"
+
+
+def _batch(B=3, T=40, P=128, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    hist = (torch.rand(B, P, 12, generator=g) < 0.3).float()
+    x = (torch.rand(B, T, 12, generator=g) < 0.3).float()
+    return hist, x, torch.tensor([0, 32, 96][:B])
+
+
+@pytest.mark.parametrize("cfg", [ThesisConfig(), ThesisConfig.faithful(),
+                                 ThesisConfig(local_size=16, reader_size=8, aggregation_size=20,
+                                              voice_size=12, n_voices=3, lags=(2, 5))])
+def test_vectorised_loss_equals_per_step_reference(cfg):
+    torch.manual_seed(0)
+    model = ThesisGenerator(cfg)
+    hist, x, start = _batch()
+    noise = torch.rand(cfg.n_voices, *x.shape[:2], generator=torch.Generator().manual_seed(1))
+    fast, _ = model(hist, x, start, noise=noise)
+    slow = per_step_loss(model, hist, x, start, noise=noise)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    # and the gradients agree
+    g_fast = torch.autograd.grad(fast, model.aggregation_lstm.weight_hh_l0)[0]
+    g_slow = torch.autograd.grad(per_step_loss(model, hist, x, start, noise=noise),
+                                 model.aggregation_lstm.weight_hh_l0)[0]
+    torch.testing.assert_close(g_fast, g_slow, rtol=1e-4, atol=1e-6)
+
+
+def test_incremental_state_matches_full_sequence():
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig())
+    hist, x, start = _batch(B=2)
+    feats, attention = model.features(hist, x, start[:2])
+    state = model.init_state(hist, start[:2])
+    for t in range(x.shape[1]):
+        f, a = model._main_step(state)
+        torch.testing.assert_close(f, feats[:, t], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a, attention[:, t], rtol=1e-5, atol=1e-6)
+        model._push(state, x[:, t][..., model.to_model])
+
+
+def test_sampling_gives_binary_frames_with_at_most_v_notes():
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig(n_voices=4))
+    state = model.init_state(torch.zeros(3, 16, 12))
+    g = torch.Generator().manual_seed(0)
+    frames = [model.step(state, generator=g)[0] for _ in range(20)]
+    x = torch.stack(frames, 1)
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    assert x.sum(-1).max() <= 4
+    again = ThesisGenerator(ThesisConfig(n_voices=4))
+    again.load_state_dict(model.state_dict())
+    s2, g2 = again.init_state(torch.zeros(3, 16, 12)), torch.Generator().manual_seed(0)
+    assert torch.equal(torch.stack([again.step(s2, generator=g2)[0] for _ in range(20)], 1), x)
+
+
+def test_voice_alphabet_masks_decided_notes():
+    model = ThesisGenerator(ThesisConfig())
+    out = torch.randn(4, 100)
+    play = torch.zeros(4, 12)
+    ban = torch.zeros(4, 12)
+    play[:, 3] = 1
+    ban[:, 7] = 1
+    q = model.sampler.decision_probs(out, play, ban)
+    assert torch.allclose(q.sum(-1), torch.ones(4))
+    assert (q[:, [3, 7, 15, 19]] == 0).all()
+
+
+def test_decoder_respects_the_octave_mask():
+    torch.manual_seed(0)
+    dec = OctaveDecoder(DecoderConfig())
+    x = torch.zeros(2, 12)
+    x[:, [0, 4, 7]] = 1  # C, E, G
+    y_prev = torch.zeros(2, 88)
+    state = dec.init_state()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        y, vel, state = dec.step(x, y_prev, state, generator=g)
+        assert (y <= dec.mask(x)).all()
+        assert (compress(y) == x).all()  # keep_classes: every chosen class gets a key
+        assert ((vel > 0) <= (y > 0)).all()
+        y_prev = y
+    hist_y = (torch.rand(2, 10, 88) < 0.05).float()
+    xs = compress(hist_y)
+    loss, err = dec(xs[:, 1:], hist_y[:, :-1], hist_y[:, 1:])
+    loss.backward()
+    assert dec.W.grad is not None and torch.isfinite(loss)
+
+
+@pytest.fixture(scope="module")
+def author_fragments():
+    path = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "piano-midi-de"
+    if not (REFERENCE / "greats-model.pt").exists() or not path.exists():
+        pytest.skip("the author's weights or piano-midi.de are not beside the checkout")
+    ds = load_dataset("piano-midi-de", path, semantics="onset")
+    fr = Fragments(ds.pieces())
+    return fr.get(np.random.default_rng(0).choice(len(fr), 140, replace=False))
+
+
+def test_author_weights_reproduce_his_loss(author_fragments):
+    b = author_fragments
+    model = load_author_generator(REFERENCE / "greats-model.pt")
+    with torch.no_grad():
+        loss, info = model(compress(b.history.float()), compress(b.roll.float()), b.start,
+                           generator=torch.Generator().manual_seed(0))
+    # 2.52 nats/frame measured with the author's own code; random init 4.10; a per-class
+    # Bernoulli fit 3.71
+    assert 2.4 < loss.item() < 2.65
+    # his attention barely attends: near-zero weight on the long lags
+    assert info["attention"][..., 4:].mean() < 0.05
