@@ -15,6 +15,8 @@ EXAMPLES = """examples:
   musicgen data stats --dataset chorales
   musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
   musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
+  musicgen sample --checkpoint ../shared/reference/thesis-2018 \
+      --prime-dataset piano-midi-de --path ../shared/datasets/piano-midi-de --out sample.mid
 """
 
 
@@ -66,6 +68,45 @@ def cmd_data_stats(args) -> int:
     return 0
 
 
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .data import load_dataset, midi_to_roll, roll_to_midi
+    from .errors import DataError
+    from .sample import generate, load_thesis_model
+
+    gen, dec = load_thesis_model(args.checkpoint)
+    semantics = gen.config.semantics
+    bar = 16
+    rng = np.random.default_rng(args.seed)
+    if args.prime:
+        roll = midi_to_roll(args.prime, semantics=semantics)
+        source = args.prime
+    else:
+        ds = load_dataset(args.prime_dataset, args.path, semantics=semantics)
+        pieces = [p for p in ds.pieces("test") if len(p) > bar] or \
+            [p for p in ds.pieces() if len(p) > bar]
+        if not pieces:
+            raise DataError(f"dataset {args.prime_dataset!r} has no piece longer than one bar")
+        piece = pieces[rng.integers(len(pieces))]
+        roll, source = piece.roll, f"{args.prime_dataset}:{piece.name}"
+    sounding = np.flatnonzero(roll.any(axis=1))
+    if not len(sounding):
+        raise DataError(f"{source}: the prime holds no notes")
+    first = sounding[0] // bar * bar
+    starts = np.arange(first, max(first + 1, len(roll) - bar + 1), bar)
+    a = int(starts[rng.integers(len(starts))]) if not args.prime else int(first)
+    prime = roll[a:a + bar]
+    sample = generate(gen, dec, prime, steps=args.steps, temperature=args.temperature,
+                      seed=args.seed, progress=sys.stderr.isatty())
+    out_roll = np.concatenate([prime, sample.roll[0]])
+    velocity = np.concatenate([np.where(prime > 0, 80, 0), sample.velocity[0]]).astype(np.uint8)
+    roll_to_midi(out_roll, args.out, semantics=semantics, velocity=velocity)
+    print(f"wrote {args.out}: one bar of {source} (steps {a}..{a + bar - 1}) and "
+          f"{args.steps} generated steps, seed {args.seed}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musicgen", description="Neural polyphonic music generation (Ivanov 2018, rebuilt).",
@@ -79,6 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_data_stats)
+
+    sample = sub.add_parser("sample", help="generate music with the thesis model",
+                            description="Prime the thesis model with one bar of real music "
+                                        "and continue it; writes prime + continuation as MIDI.")
+    sample.add_argument("--checkpoint", required=True,
+                        help="a checkpoint folder (ours, or the author's folder holding "
+                             "greats-model.pt and greats-decoder.pt)")
+    prime = sample.add_mutually_exclusive_group(required=True)
+    prime.add_argument("--prime", help="a MIDI file whose first bar primes the model")
+    prime.add_argument("--prime-dataset", choices=["chorales", "jsb", "piano-midi-de", "midi"],
+                       help="prime with a random bar of a random test piece of this dataset")
+    sample.add_argument("--path", help="dataset folder for --prime-dataset")
+    sample.add_argument("--steps", type=int, default=256, help="steps to generate (default 256)")
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="output MIDI file")
+    sample.set_defaults(func=cmd_sample)
     return parser
 
 

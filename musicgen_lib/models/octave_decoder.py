@@ -93,6 +93,20 @@ class OctaveDecoder(nn.Module):
     def init_state(self):
         return {"lstm": None, "velocity": None}
 
+    @torch.no_grad()
+    def prime(self, y, state=None):
+        """Run the LSTMs over real frames y (B, n, 88): step i reads [x_{i+1}, y_i].
+        Returns the state for decoding frame n (the previous frame is y[:, -1])."""
+        state = state or self.init_state()
+        x = (y @ torch.nn.functional.one_hot(self.key_class, 12).to(y.dtype)).clamp(max=1)
+        inp = torch.cat([x[:, 1:], y[:, :-1]], -1)
+        if inp.shape[1] == 0:
+            return state
+        _, state["lstm"] = self.decoder_lstm(inp, state["lstm"])
+        if self.config.velocity:
+            _, state["velocity"] = self.velocity_lstm(inp, state["velocity"])
+        return state
+
     def step(self, x_next, y_prev, state, generator=None):
         """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
         in 0..127 (zeros without a velocity head), new state."""
@@ -116,3 +130,11 @@ class OctaveDecoder(nn.Module):
             vout, vel_state = self.velocity_lstm(inp, vel_state)
             velocity = torch.sigmoid(self.velocity_linear(vout[:, 0])) * 127 * y
         return y, velocity, {"lstm": lstm_state, "velocity": vel_state}
+
+
+def load_author_decoder(path) -> OctaveDecoder:
+    """The author's ``greats-decoder.pt`` in an :class:`OctaveDecoder` (faithful mode:
+    classes counted from A, one Gibbs sweep, no rescue of classes that got no key)."""
+    dec = OctaveDecoder(DecoderConfig(class_origin=9, keep_classes=False))
+    dec.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return dec.eval()

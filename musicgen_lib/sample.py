@@ -1,0 +1,97 @@
+"""Generation with the thesis model: prime with real music, sample pitch-class frames with
+the voices, decode them to the 88 keys (notebooks 08_training_and_samples, 11_play).
+
+Everything runs with incremental state, a batch of pieces at once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.octave import compress
+from .errors import CheckpointError
+from .models.octave_decoder import DecoderConfig, OctaveDecoder, load_author_decoder
+from .models.thesis import ThesisConfig, ThesisGenerator, load_author_generator
+
+AUTHOR_FILES = ("greats-model.pt", "greats-decoder.pt")
+
+
+@dataclass
+class Sample:
+    """Generated music: ``roll`` (B, T, 88) 0/1 and ``velocity`` (B, T, 88) 0..127 in the
+    model's semantics; ``x`` (B, T, 12) the sampled pitch classes; ``attention`` (B, T, L)."""
+
+    roll: np.ndarray
+    velocity: np.ndarray
+    x: np.ndarray
+    attention: np.ndarray
+    semantics: str
+
+
+def load_thesis_model(folder):
+    """(generator, decoder) from a checkpoint folder: ours (``generator.pt``,
+    ``decoder.pt``, ``config.json``) or the author's (``greats-model.pt``,
+    ``greats-decoder.pt``, loaded in faithful mode)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    try:
+        if all((folder / f).exists() for f in AUTHOR_FILES):
+            return (load_author_generator(folder / AUTHOR_FILES[0]),
+                    load_author_decoder(folder / AUTHOR_FILES[1]))
+        if not (folder / "config.json").exists():
+            raise CheckpointError(f"{folder}: not a thesis-model checkpoint (no config.json, "
+                                  f"nor the author's {' and '.join(AUTHOR_FILES)})")
+        cfg = json.loads((folder / "config.json").read_text())
+        gen = ThesisGenerator(ThesisConfig.from_dict(cfg["generator"]))
+        gen.load_state_dict(torch.load(folder / "generator.pt", weights_only=True))
+        dec = OctaveDecoder(DecoderConfig(**cfg["decoder"]))
+        dec.load_state_dict(torch.load(folder / "decoder.pt", weights_only=True))
+    except CheckpointError:
+        raise
+    except Exception as e:  # corrupt or mismatched files
+        msg = " ".join(str(e).split())[:200]
+        raise CheckpointError(f"{folder}: cannot load the checkpoint ({type(e).__name__}: {msg})") \
+            from None
+    return gen.eval(), dec.eval()
+
+
+@torch.no_grad()
+def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: int = 256,
+             temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False) -> Sample:
+    """Continue ``prime`` (B, n, 88) by ``steps`` new frames.
+
+    The generator reads the prime as in training (its history buffer gets the prime's frames,
+    its LSTMs run over them); the decoder's LSTMs read the prime too, and its Gibbs chain
+    starts from the previous decoded frame.
+    """
+    g = torch.Generator().manual_seed(seed)
+    y_prime = torch.as_tensor(np.asarray(prime), dtype=torch.float32)
+    if y_prime.ndim == 2:
+        y_prime = y_prime[None]
+    B, n, _ = y_prime.shape
+    x_prime = compress(y_prime)
+    state = generator.init_state(x_prime.new_zeros(B, generator.history_size, 12), start)
+    generator.prime(state, x_prime, generator=g)
+    dstate = decoder.prime(y_prime)
+    y_prev = y_prime[:, -1]
+    rolls, vels, xs, atts = [], [], [], []
+    it = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="sampling", unit="step")
+    for _ in it:
+        x, info = generator.step(state, temperature, generator=g)
+        y, vel, dstate = decoder.step(x, y_prev, dstate, generator=g)
+        rolls.append(y)
+        vels.append(vel)
+        xs.append(x)
+        atts.append(info["attention"])
+        y_prev = y
+    stack = lambda a: torch.stack(a, 1).numpy()  # noqa: E731
+    return Sample(stack(rolls).astype(np.uint8), np.rint(stack(vels)).astype(np.uint8),
+                  stack(xs).astype(np.uint8), stack(atts), generator.config.semantics)
