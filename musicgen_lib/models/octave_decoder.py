@@ -44,13 +44,17 @@ class OctaveDecoder(nn.Module):
         if c.velocity:
             self.velocity_lstm = nn.LSTM(c.n_classes + c.n_keys, c.hidden_size, batch_first=True)
             self.velocity_linear = nn.Linear(c.hidden_size, c.n_keys)
-        # key -> the model's pitch-class index, for the octave mask
-        self.register_buffer("key_class", torch.as_tensor((KEY_CLASS - c.class_origin) % 12),
-                             persistent=False)
+        # Frames come in our class order (0 = C); the LSTM reads them in the model's.
+        self.register_buffer("key_class", torch.as_tensor(KEY_CLASS), persistent=False)
+        self.register_buffer("to_model", (torch.arange(c.n_classes) + c.class_origin)
+                             % c.n_classes, persistent=False)
 
     def mask(self, x):
-        """Octave mask (..., 12) -> (..., 88), in the model's class order."""
+        """Octave mask (..., 12) -> (..., 88): the keys whose pitch class is on."""
         return x[..., self.key_class]
+
+    def _input(self, x_next, y_prev):
+        return torch.cat([x_next[..., self.to_model], y_prev], -1)
 
     # ---- the RBM
     def free_energy(self, v, bv, bh):
@@ -65,6 +69,12 @@ class OctaveDecoder(nn.Module):
             v = torch.bernoulli(pv, generator=generator)
         return v, pv
 
+    def biases(self, x_next, y_prev):
+        """The RBM's visible and hidden biases at every step, teacher-forced:
+        (B, T, 12), (B, T, 88) -> bv (B, T, 88), bh (B, T, 36)."""
+        out, _ = self.decoder_lstm(self._input(x_next, y_prev))  # (B, T, H)
+        return self.v_bias_linear(out), self.h_bias_linear(out)
+
     # ---- training
     def forward(self, x_next, y_prev, y, generator=None):
         """Teacher-forced CD-k loss over whole sequences.
@@ -74,8 +84,7 @@ class OctaveDecoder(nn.Module):
         (free-energy difference, a scalar whose gradient is the CD-k estimate) and the
         mean reconstruction error of the chain's last visible probabilities.
         """
-        out, _ = self.decoder_lstm(torch.cat([x_next, y_prev], -1))  # (B, T, H)
-        bv, bh = self.v_bias_linear(out), self.h_bias_linear(out)  # (B,T,88), (B,T,36)
+        bv, bh = self.biases(x_next, y_prev)
         mask = self.mask(x_next)
         with torch.no_grad():
             neg, pv = self.gibbs(y, bv, bh, mask, self.config.cd_steps, generator)
@@ -84,7 +93,7 @@ class OctaveDecoder(nn.Module):
 
     def velocity_loss(self, x_next, y_prev, y, velocity):
         """MSE of predicted velocity/127 on sounding keys."""
-        out, _ = self.velocity_lstm(torch.cat([x_next, y_prev], -1))
+        out, _ = self.velocity_lstm(self._input(x_next, y_prev))
         pred = torch.sigmoid(self.velocity_linear(out))
         on = y > 0
         return F.mse_loss(pred[on], velocity[on] / 127.0) if on.any() else pred.sum() * 0
@@ -99,7 +108,7 @@ class OctaveDecoder(nn.Module):
         Returns the state for decoding frame n (the previous frame is y[:, -1])."""
         state = state or self.init_state()
         x = (y @ torch.nn.functional.one_hot(self.key_class, 12).to(y.dtype)).clamp(max=1)
-        inp = torch.cat([x[:, 1:], y[:, :-1]], -1)
+        inp = self._input(x[:, 1:], y[:, :-1])
         if inp.shape[1] == 0:
             return state
         _, state["lstm"] = self.decoder_lstm(inp, state["lstm"])
@@ -110,7 +119,7 @@ class OctaveDecoder(nn.Module):
     def step(self, x_next, y_prev, state, generator=None):
         """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
         in 0..127 (zeros without a velocity head), new state."""
-        inp = torch.cat([x_next, y_prev], -1)[:, None]
+        inp = self._input(x_next, y_prev)[:, None]
         out, lstm_state = self.decoder_lstm(inp, state["lstm"])
         bv, bh = self.v_bias_linear(out[:, 0]), self.h_bias_linear(out[:, 0])
         mask = self.mask(x_next)
@@ -138,3 +147,21 @@ def load_author_decoder(path) -> OctaveDecoder:
     dec = OctaveDecoder(DecoderConfig(class_origin=9, keep_classes=False))
     dec.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return dec.eval()
+
+
+def register_baseline(x_next, y_prev):
+    """A decoder without learning, to measure the LSTM-RBM against: every pitch class that
+    is on gets the one key of that class nearest to the mean pitch of the previous frame
+    (middle C when it was silent). (B, T, 12), (B, T, 88) -> (B, T, 88)."""
+    keys = torch.arange(y_prev.shape[-1], dtype=y_prev.dtype)
+    n = y_prev.sum(-1, keepdim=True)
+    centre = torch.where(n > 0, (y_prev * keys).sum(-1, keepdim=True) / n.clamp(min=1),
+                         torch.full_like(n, 60 - 21))
+    dist = (keys - centre).abs()  # (B, T, 88)
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(KEY_CLASS), 12).to(y_prev.dtype)
+    # per class, the nearest key: mask other classes' keys with +inf and take argmin
+    d = dist[..., :, None] + (1 - onehot) * 1e9  # (B, T, 88, 12)
+    best = d.argmin(-2)  # (B, T, 12) key index per class
+    out = torch.zeros_like(y_prev)
+    out.scatter_(-1, best, x_next.to(out.dtype))
+    return out
