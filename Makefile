@@ -34,6 +34,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt
+	# The synthesiser for the book's audio; --no-deps because it declares pyaudio, which
+	# needs PortAudio headers and is not used (we render offline, never play).
+	$(PY) -m pip install --no-deps tinysoundfont==0.3.7
 	$(PY) -m pip install -e . --no-deps
 	@touch $@
 

@@ -15,8 +15,11 @@ EXAMPLES = """examples:
   musicgen data stats --dataset chorales
   musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
   musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
-  musicgen sample --checkpoint ../shared/reference/thesis-2018 \
-      --prime-dataset piano-midi-de --path ../shared/datasets/piano-midi-de --out sample.mid
+  musicgen train --model rnn-nade --dataset jsb --path ../shared/datasets/jsb-chorales --out runs/nade
+  musicgen evaluate --checkpoint runs/nade --dataset jsb --path ../shared/datasets/jsb-chorales --json
+  musicgen sample --checkpoint ../shared/reference/thesis-2018 --prime-dataset chorales --out sample.mid
+  musicgen render sample.mid --audio sample.mp3 --score sample.svg --roll sample.png
+  musicgen analyze sample.mid --json
 """
 
 
@@ -137,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="output MIDI file")
     sample.set_defaults(func=cmd_sample)
+
+    from .cli_models import add_evaluate_parser, add_train_parser
+    from .cli_outputs import add_analyze_parser, add_render_parser
+
+    add_train_parser(sub)
+    add_evaluate_parser(sub)
+    add_render_parser(sub)
+    add_analyze_parser(sub)
     return parser
 
 

@@ -30,6 +30,10 @@ class Sample:
     x: np.ndarray
     attention: np.ndarray
     semantics: str
+    #: per step, each voice's decision (B, T, V): 0..11 play class c, 12..23 ban class c-12
+    decisions: np.ndarray = None
+    #: per step, each voice's distribution over the 24 decisions (B, T, V, 24)
+    decision_probs: np.ndarray = None
 
 
 def load_thesis_model(folder):
@@ -79,7 +83,10 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
     generator.prime(state, x_prime, generator=g)
     dstate = decoder.prime(y_prime)
     y_prev = y_prime[:, -1]
-    rolls, vels, xs, atts = [], [], [], []
+    rolls, vels, xs, atts, decs, qs = [], [], [], [], [], []
+    # decisions come in the model's class order; report them in ours (0 = C)
+    to_ours = torch.cat([generator.to_model, generator.to_model + 12])  # model index -> ours
+    order = torch.argsort(to_ours)  # ours[k] = model[order[k]]
     it = range(steps)
     if progress:
         from tqdm.auto import tqdm
@@ -91,7 +98,10 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
         vels.append(vel)
         xs.append(x)
         atts.append(info["attention"])
+        decs.append(to_ours[info["choices"]].t())  # (B, V)
+        qs.append(info["q"][..., order].transpose(0, 1))  # (B, V, 24)
         y_prev = y
     stack = lambda a: torch.stack(a, 1).numpy()  # noqa: E731
     return Sample(stack(rolls).astype(np.uint8), np.rint(stack(vels)).astype(np.uint8),
-                  stack(xs).astype(np.uint8), stack(atts), generator.config.semantics)
+                  stack(xs).astype(np.uint8), stack(atts), generator.config.semantics,
+                  stack(decs), stack(qs))

@@ -1,13 +1,17 @@
-"""Metrics as pure functions of piano rolls (notebooks 01_representations, 10_discussion).
+"""Metrics as pure functions of piano rolls (notebooks 01_representations,
+09_harmony_analysis, 10_discussion).
 
 Every function takes a ``(T, 88)`` (or ``(T, 12)``) 0/1 roll and returns numbers or
 arrays; none reads files or keeps state.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..data.octave import compress
+from .harmony import KeyConfig, analyze_harmony, key_changes, onsets_of, window_pc_weights
 
 
 def polyphony(roll) -> np.ndarray:
@@ -26,3 +30,172 @@ def histogram(values, max_value: int | None = None) -> np.ndarray:
     """Counts of each integer value 0..max_value."""
     values = np.asarray(values, dtype=np.int64)
     return np.bincount(values, minlength=(max_value or int(values.max(initial=0))) + 1)
+
+
+# ---------------------------------------------------------------- the objective metrics of
+# notebooks 09_harmony_analysis and 10_discussion: per piece, then per set with intervals
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Windows and units of the metrics. ``bar`` in steps (16 = 4/4 at 4 steps per beat);
+    ``steps_per_minute`` converts steps to time (480 = 4 steps per beat at 120 bpm, the
+    tempo our rolls are played at); ``lags`` for :func:`repetition`."""
+
+    key: KeyConfig = field(default_factory=KeyConfig)
+    bar: int = 16
+    lags: tuple = (16, 32, 64)
+    steps_per_minute: float = 480.0
+
+
+#: The eight headline metrics (name: what it measures), in table order.
+HEADLINE_METRICS = {
+    "out_of_key_rate": "share of struck notes outside the 7-note scale of the local key",
+    "key_changes_per_minute": "changes of the window key per minute (120 bpm)",
+    "pitch_class_entropy": "entropy of each bar's pitch-class distribution, bits (max log2 12)",
+    "notes_per_onset_step": "notes struck together: mean onsets on steps with any onset",
+    "onset_density": "share of steps on which some note is struck",
+    "pitch_range": "mean span of each bar, highest minus lowest sounding pitch, semitones",
+    "empty_bar_rate": "share of bars in which nothing sounds",
+    "repetition": "mean similarity (Jaccard) of frames 16, 32 and 64 steps apart",
+}
+
+
+def pitch_class_entropy(roll, window: int = 16, hop: int = 16) -> np.ndarray:
+    """``(W,)`` Shannon entropy in bits of each window's duration-weighted pitch-class
+    distribution; nan for a silent window. 0 for one class, log2(12) ≈ 3.585 for all
+    twelve equally."""
+    w = window_pc_weights(roll, window, hop)                      # (W, 12)
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = w / total
+        h = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0).sum(axis=1)
+    return np.where(total[:, 0] > 0, h, np.nan)
+
+
+def notes_per_onset_step(onsets) -> float:
+    """Mean number of notes struck on the steps where at least one is (nan if none)."""
+    n = np.asarray(onsets).astype(bool).sum(axis=-1)
+    return float(n[n > 0].mean()) if (n > 0).any() else float("nan")
+
+
+def mean_polyphony(roll) -> float:
+    """Mean number of keys sounding on the steps where any does (nan if silent)."""
+    n = polyphony(roll)
+    return float(n[n > 0].mean()) if (n > 0).any() else float("nan")
+
+
+def onset_density(onsets) -> float:
+    """Share of steps on which at least one note is struck."""
+    onsets = np.asarray(onsets).astype(bool)
+    return float(onsets.any(axis=-1).mean()) if len(onsets) else float("nan")
+
+
+def _bars(roll, bar: int) -> np.ndarray:
+    """``(B, bar, K)`` the roll cut into whole bars (a last partial bar is padded silent)."""
+    roll = np.asarray(roll).astype(bool)
+    T, K = roll.shape
+    B = -(-T // bar)
+    out = np.zeros((B * bar, K), bool)
+    out[:T] = roll
+    return out.reshape(B, bar, K)
+
+
+def pitch_range(roll, bar: int = 16) -> float:
+    """Mean over non-silent bars of highest minus lowest sounding pitch (semitones)."""
+    on = _bars(roll, bar).any(axis=1)                             # (B, K)
+    on = on[on.any(axis=1)]
+    if not len(on):
+        return float("nan")
+    K = on.shape[1]
+    hi = K - 1 - np.argmax(on[:, ::-1], axis=1)
+    lo = np.argmax(on, axis=1)
+    return float((hi - lo).mean())
+
+
+def empty_bar_rate(roll, bar: int = 16) -> float:
+    """Share of bars in which nothing sounds."""
+    bars = _bars(roll, bar)
+    return float((~bars.any(axis=(1, 2))).mean()) if len(bars) else float("nan")
+
+
+def repetition(roll, lag: int) -> float:
+    """Self-similarity at a lag: mean Jaccard similarity |a∩b|/|a∪b| of the frames ``t`` and
+    ``t − lag``, over the steps where either sounds (nan if none). 1 = the music repeats
+    itself exactly ``lag`` steps later."""
+    roll = np.asarray(roll).astype(bool)
+    if len(roll) <= lag:
+        return float("nan")
+    a, b = roll[lag:], roll[:-lag]
+    union = (a | b).sum(axis=1)
+    inter = (a & b).sum(axis=1)
+    keep = union > 0
+    return float((inter[keep] / union[keep]).mean()) if keep.any() else float("nan")
+
+
+def key_changes_per_minute(keys, n_steps: int, steps_per_minute: float = 480.0) -> float:
+    """Key changes (see :func:`~musicgen_lib.analysis.harmony.key_changes`) per minute."""
+    minutes = n_steps / steps_per_minute
+    return len(key_changes(keys)) / minutes if minutes > 0 else float("nan")
+
+
+def piece_metrics(roll, onsets=None, config: MetricsConfig = MetricsConfig()) -> dict:
+    """All metrics of one ``(T, 88)`` sounding roll (``onsets``: its onset roll; default the
+    starts of runs), as a JSON-ready dict of floats: the eight of
+    :data:`HEADLINE_METRICS`, then ``polyphony``, ``repetition_<lag>`` and ``steps``."""
+    roll = np.asarray(roll).astype(bool)
+    onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:len(roll)]
+    h = analyze_harmony(roll, onsets, config.key, chord_config=None)
+    reps = {lag: repetition(roll, lag) for lag in config.lags}
+    ent = pitch_class_entropy(roll, config.key.window, config.key.hop)
+    out = {
+        "out_of_key_rate": h.out_of_key_rate,
+        "key_changes_per_minute": key_changes_per_minute(h.keys, len(roll), config.steps_per_minute),
+        "pitch_class_entropy": float(np.nanmean(ent)) if np.isfinite(ent).any() else float("nan"),
+        "notes_per_onset_step": notes_per_onset_step(onsets),
+        "onset_density": onset_density(onsets),
+        "pitch_range": pitch_range(roll, config.bar),
+        "empty_bar_rate": empty_bar_rate(roll, config.bar),
+        "repetition": float(np.nanmean(list(reps.values()))) if any(np.isfinite(list(reps.values()))) else float("nan"),
+        "polyphony": mean_polyphony(roll),
+    }
+    out.update({f"repetition_{lag}": v for lag, v in reps.items()})
+    out["steps"] = int(len(roll))
+    return out
+
+
+def confidence_interval(values, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple:
+    """Mean of ``values`` (nans dropped) and a seeded bootstrap percentile interval for it:
+    ``(mean, low, high, n)``. With one value the interval is that value."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float("nan"), float("nan"), float("nan"), 0
+    if len(v) == 1:
+        return float(v[0]), float(v[0]), float(v[0]), 1
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(v.mean()), float(lo), float(hi), int(len(v))
+
+
+def aggregate(per_piece: list, level: float = 0.95, seed: int = 0) -> dict:
+    """Per-set summary of :func:`piece_metrics` dicts: for each metric the mean over pieces
+    (each piece counts once) with a bootstrap ``level`` interval,
+    ``{name: {"mean", "ci_low", "ci_high", "n"}}``."""
+    names = [k for k in (per_piece[0] if per_piece else {}) if k != "steps"]
+    out = {}
+    for name in names:
+        m, lo, hi, n = confidence_interval([p[name] for p in per_piece], level, seed=seed)
+        out[name] = {"mean": m, "ci_low": lo, "ci_high": hi, "n": n}
+    return out
+
+
+def split_periodic(roll, period: int, length: int | None = None, skip: int = 0) -> list:
+    """Cut a roll made of equally spaced fragments into the fragments: fragment ``i`` is
+    ``roll[i·period + skip : i·period + length]`` (``length`` defaults to ``period``).
+    The author's published hour is 264-step blocks, each 240 steps of music and 24 of rest,
+    the first 16 of which may be the real-music primer: ``split_periodic(r, 264, 240, 16)``."""
+    length = period if length is None else length
+    roll = np.asarray(roll)
+    return [roll[s + skip:s + length] for s in range(0, len(roll) - length + 1, period)]

@@ -1,5 +1,6 @@
 """Engraved scores: music21 stream -> MusicXML -> SVG with verovio (notebook
-01_representations).
+01_representations), and piano rolls -> two-staff piano scores (notebook
+09_harmony_analysis).
 
 verovio is seeded (``xmlIdSeed``) so the SVG is byte-identical across runs, which lets
 strict nbval compare it.
@@ -7,10 +8,14 @@ strict nbval compare it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+import numpy as np
 
 
-def score_svg(stream, width: int = 2000, scale: int = 40, page: int = 1) -> str:
-    """Engrave a music21 stream (a score, part or measure range) as one SVG page."""
+def score_svg(stream, width: int = 2000, scale: int = 40, page: int | None = 1) -> str:
+    """Engrave a music21 stream (a score, part or measure range) as one SVG page
+    (``page=None``: every page, stacked into one SVG)."""
     import verovio
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
@@ -22,4 +27,187 @@ def score_svg(stream, width: int = 2000, scale: int = 40, page: int = 1) -> str:
                    "footer": "none", "header": "none", "breaks": "auto"})
     if not tk.loadData(xml):
         raise ValueError("verovio could not read the MusicXML exported by music21")
-    return tk.renderToSVG(page)
+    if page is not None:
+        return tk.renderToSVG(page)
+    return _stack_pages([tk.renderToSVG(p) for p in range(1, tk.getPageCount() + 1)])
+
+
+def _stack_pages(pages: list) -> str:
+    """Several verovio SVG pages as one SVG, one under the other."""
+    if len(pages) == 1:
+        return pages[0]
+    sizes = [re.search(r'<svg[^>]*?width="([\d.]+)px" height="([\d.]+)px"', p) for p in pages]
+    w = max(float(m.group(1)) for m in sizes)
+    y, body = 0.0, []
+    for p, m in zip(pages, sizes):
+        inner = re.sub(r"^<\?xml[^>]*>\s*", "", p)
+        body.append(f'<g transform="translate(0,{y:g})">{inner}</g>')
+        y += float(m.group(2))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'width="{w:g}px" height="{y:g}px" viewBox="0 0 {w:g} {y:g}">{"".join(body)}</svg>')
+
+
+# ---------------------------------------------------------------- piano roll -> score
+# (notebooks 09_harmony_analysis, and the sample scores of the model chapters)
+
+#: Note lengths (in steps of a 16th note) that engrave as one plain or dotted note; other
+#: lengths are tied from these, largest first.
+_PLAIN_LENGTHS = (16, 12, 8, 6, 4, 3, 2, 1)
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_NAMES = ("C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How a roll is engraved. ``split``: MIDI pitch from which notes go to the treble
+    staff (60 = middle C); ``"auto"`` picks, per bar, the split between 55 and 65 that
+    leaves the fewest notes far from either staff. ``key``: a key number (see
+    :mod:`musicgen_lib.analysis.harmony`), ``None`` for no key signature, or ``"auto"`` for
+    the roll's Krumhansl–Schmuckler key."""
+
+    steps_per_beat: int = 4
+    beats_per_bar: int = 4
+    split: object = 60
+    key: object = "auto"
+    title: str | None = None
+
+
+def _spelling(k) -> tuple:
+    """Name of each pitch class under key ``k``: the scale's own spelling, other classes
+    with sharps in sharp keys and flats in flat keys."""
+    from ..analysis.harmony import music21_key
+
+    if k is None or k < 0:
+        return _SHARP_NAMES
+    m21 = music21_key(int(k))
+    names = list(_SHARP_NAMES if m21.sharps >= 0 else _FLAT_NAMES)
+    for p in m21.getScale(m21.mode).getPitches()[:7]:
+        names[p.pitchClass] = p.name
+    return tuple(names)
+
+
+def _pitch(midi: int, names: tuple):
+    from music21 import pitch
+
+    p = pitch.Pitch(names[midi % 12])
+    p.octave = 4
+    p.octave += (midi - p.midi) // 12
+    return p
+
+
+def _split_lengths(n: int) -> list:
+    out = []
+    while n > 0:
+        step = next(x for x in _PLAIN_LENGTHS if x <= n)
+        out.append(step)
+        n -= step
+    return out
+
+
+def _auto_split(roll: np.ndarray, bar: int) -> np.ndarray:
+    """``(T,)`` split pitch per step, chosen per bar in 55..65 to need the fewest ledger
+    lines (semitones below D4 on the treble staff, above B3 on the bass staff)."""
+    T = len(roll)
+    out = np.full(T, 60)
+    pitches = np.arange(roll.shape[1]) + 21
+    for b in range(0, T, bar):
+        on = pitches[roll[b:b + bar].any(axis=0)]
+        if not len(on):
+            continue
+        costs = []
+        for s in range(55, 66):  # ledger-line steps below the treble / above the bass staff
+            hi, lo = on[on >= s], on[on < s]
+            costs.append(np.maximum(62 - hi, 0).sum() + np.maximum(lo - 59, 0).sum()
+                         + abs(s - 60) * 0.1)
+        out[b:b + bar] = 55 + int(np.argmin(costs))
+    return out
+
+
+def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
+    """A ``(T, 88)`` sounding roll as a two-staff piano score (music21 ``Score``).
+
+    Each staff is one chordal voice: a new chord starts wherever a note of that staff starts
+    or stops (``onsets``, the matching onset roll, separates repeated notes; default: the
+    starts of runs). Held notes are tied across chords and bar lines; lengths that are no
+    plain or dotted note are tied from plain ones. Pitches are spelled in the key.
+    """
+    from music21 import chord, clef, key as m21key, layout, meter, metadata, note, stream, tie
+
+    from ..analysis.harmony import global_key, music21_key, onsets_of
+
+    roll = np.asarray(roll).astype(bool)
+    T = len(roll)
+    onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:T] & roll
+    k = global_key(roll) if config.key == "auto" else config.key
+    names = _spelling(k)
+    spb = config.steps_per_beat
+    bar = spb * config.beats_per_bar
+    n_bars = max(1, -(-T // bar))
+    split = (_auto_split(roll, bar) if config.split == "auto"
+             else np.full(T, int(config.split)))
+    pitches = np.arange(roll.shape[1]) + 21
+    upper = pitches[None, :] >= split[:, None]                      # (T, 88)
+
+    score = stream.Score()
+    if config.title:
+        score.insert(0, metadata.Metadata(title=config.title))
+    staves = []
+    for name, staff_mask, the_clef in (("RH", upper, clef.TrebleClef()),
+                                       ("LH", ~upper, clef.BassClef())):
+        part = stream.PartStaff(id=name)
+        sounding = np.zeros((n_bars * bar, roll.shape[1]), bool)
+        struck = np.zeros_like(sounding)
+        sounding[:T] = roll & staff_mask
+        struck[:T] = onsets & staff_mask
+        prev = np.zeros(roll.shape[1], bool)
+        for b in range(n_bars):
+            m = stream.Measure(number=b + 1)
+            if b == 0:
+                m.append(the_clef)
+                if k is not None and k >= 0:
+                    m.append(m21key.KeySignature(music21_key(int(k)).sharps))
+                m.append(meter.TimeSignature(f"{config.beats_per_bar}/4"))
+            t = b * bar
+            while t < (b + 1) * bar:
+                cur = sounding[t]
+                u = t + 1  # the chord lasts until something in this staff changes
+                while (u < (b + 1) * bar and (sounding[u] == cur).all()
+                       and not (struck[u] & cur).any()):
+                    u += 1
+                keys = np.flatnonzero(cur)
+                cont_in = cur & prev & ~struck[t]                    # tied from before
+                cont_out = cur & sounding[u] & ~struck[u] if u < len(sounding) else np.zeros_like(cur)
+                parts = _split_lengths(u - t)
+                for j, length in enumerate(parts):
+                    ql = length / spb
+                    if not len(keys):
+                        el = note.Rest(quarterLength=ql)
+                    else:
+                        ps = [_pitch(int(pitches[i]), names) for i in keys]
+                        el = (note.Note(ps[0], quarterLength=ql) if len(ps) == 1
+                              else chord.Chord(ps, quarterLength=ql))
+                        for i, p in zip(keys, ps):
+                            starts = j > 0 or cont_in[i]
+                            goes_on = j < len(parts) - 1 or cont_out[i]
+                            kind = ("continue" if starts and goes_on else "stop" if starts
+                                    else "start" if goes_on else None)
+                            if kind is None:
+                                continue
+                            if isinstance(el, chord.Chord):
+                                el.setTie(tie.Tie(kind), p)
+                            else:
+                                el.tie = tie.Tie(kind)
+                    m.append(el)
+                prev = cur
+                t = u
+            part.append(m)
+        staves.append(part)
+        score.insert(0, part)
+    score.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
+    return score
+
+
+def roll_score_svg(roll, config: ScoreConfig = ScoreConfig(), onsets=None, width: int = 2000,
+                   scale: int = 40) -> str:
+    """Engrave a roll (:func:`roll_to_score`) as SVG; all pages stacked in one SVG."""
+    return score_svg(roll_to_score(roll, config, onsets), width=width, scale=scale, page=None)

@@ -1,0 +1,271 @@
+"""``musicgen render`` and ``musicgen analyze``: hear, see and measure MIDI files
+(notebook 09_harmony_analysis). Thin layers over :mod:`musicgen_lib.render` and
+:mod:`musicgen_lib.analysis`; wired into :mod:`musicgen_lib.cli` with
+:func:`add_render_parser` and :func:`add_analyze_parser`.
+
+    musicgen render FILE.mid --audio out.mp3 --score out.svg --roll out.png [--start BAR --bars N]
+    musicgen analyze FILE.mid|DIR [--json] [--report out.html] [--window 16 --hop 16]
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+from .errors import MusicgenError
+
+
+class OutputError(MusicgenError):
+    """An output that cannot be made: bad option, unwritable path, nothing to analyse."""
+
+
+# ---------------------------------------------------------------- render
+
+def add_render_parser(subparsers) -> None:
+    """Register ``render`` on the ``musicgen`` sub-command parsers."""
+    p = subparsers.add_parser(
+        "render", help="MIDI file -> audio (MP3/WAV/FLAC), engraved score (SVG), piano roll (PNG)",
+        description="Render a MIDI file (or a range of its bars) as audio with a General MIDI "
+                    "piano, as a two-staff score engraved by verovio, and as a piano-roll plot.")
+    p.add_argument("file", help="MIDI file")
+    p.add_argument("--audio", metavar="OUT", help="audio file: .mp3, .wav or .flac")
+    p.add_argument("--score", metavar="OUT.svg", help="engraved score (SVG)")
+    p.add_argument("--roll", metavar="OUT.png", help="piano-roll plot (PNG)")
+    p.add_argument("--start", type=int, default=1, metavar="BAR",
+                   help="first bar to render (default 1)")
+    p.add_argument("--bars", type=int, metavar="N",
+                   help="number of bars (default: to the end; the score defaults to 32 bars)")
+    p.add_argument("--bpm", type=float, default=120.0,
+                   help="tempo for the audio of a bar range (default 120; a whole file keeps "
+                        "its own tempo map)")
+    p.add_argument("--synth", default="auto", choices=["auto", "tinysoundfont", "sine"],
+                   help="synthesiser (auto: TinySoundFont if installed, else a sine fallback)")
+    p.set_defaults(func=cmd_render)
+
+
+def _read_rolls(path: Path):
+    """``(sounding, onset)`` rolls of a MIDI file at 4 steps per beat."""
+    from .data import notes_to_roll, read_midi
+
+    notes = read_midi(path)
+    roll = notes_to_roll(notes)
+    return roll, notes_to_roll(notes, semantics="onset", n_steps=len(roll))
+
+
+def cmd_render(args) -> int:
+    import sys
+
+    from .render.audio import AudioConfig, write_audio
+
+    if not (args.audio or args.score or args.roll):
+        raise OutputError("nothing to do: give --audio, --score and/or --roll")
+    if args.start < 1 or (args.bars is not None and args.bars < 1):
+        raise OutputError("--start and --bars must be positive")
+    path = Path(args.file)
+    roll, onsets = _read_rolls(path)
+    bar = 16
+    a = (args.start - 1) * bar
+    if a >= len(roll):
+        raise OutputError(f"{path}: --start {args.start} is past the end "
+                          f"({math.ceil(len(roll) / bar)} bars)")
+    b = len(roll) if args.bars is None else min(len(roll), a + args.bars * bar)
+    whole = a == 0 and b == len(roll)
+    for out in (args.audio, args.score, args.roll):
+        if out and not Path(out).resolve().parent.is_dir():
+            raise OutputError(f"{out}: folder does not exist")
+    if args.audio:
+        cfg = AudioConfig(bpm=args.bpm, synthesizer=args.synth)
+        r = write_audio(path if whole else roll[a:b], args.audio, cfg)
+        print(f"{args.audio}: {r.seconds:.1f} s, {r.synthesizer}")
+        if r.is_fallback:
+            print("musicgen: warning: no soundfont synthesiser installed; the audio is a sine "
+                  "fallback (pip install --no-deps tinysoundfont)", file=sys.stderr)
+    if args.score:
+        from .render.score import ScoreConfig, roll_score_svg
+
+        sb = b if args.bars is not None else min(b, a + 32 * bar)
+        svg = roll_score_svg(roll[a:sb], ScoreConfig(split="auto"), onsets[a:sb])
+        _write_text(args.score, svg)
+        print(f"{args.score}: bars {args.start}-{args.start - 1 + math.ceil((sb - a) / bar)}")
+    if args.roll:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .render.plots import plot_roll
+
+        fig, ax = plt.subplots(figsize=(min(4 + (b - a) / 25, 40), 4.5))
+        plot_roll(roll[a:b], ax, start_step=a, title=path.name)
+        fig.tight_layout()
+        try:
+            fig.savefig(args.roll, dpi=100)
+        except OSError as e:
+            raise OutputError(f"{args.roll}: cannot write ({e.strerror})") from None
+        finally:
+            plt.close(fig)
+        print(f"{args.roll}: {b - a} steps")
+    return 0
+
+
+def _write_text(path, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+
+
+# ---------------------------------------------------------------- analyze
+
+def add_analyze_parser(subparsers) -> None:
+    """Register ``analyze`` on the ``musicgen`` sub-command parsers."""
+    p = subparsers.add_parser(
+        "analyze", help="tonality, harmony and texture metrics of MIDI files (one file or a folder)",
+        description="Measure MIDI files: out-of-key rate, key changes per minute, pitch-class "
+                    "entropy, notes per onset step, onset density, pitch range, empty bars, "
+                    "repetition; per file and for the set with 95%% bootstrap intervals.")
+    p.add_argument("path", help="a MIDI file or a folder (searched recursively)")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: {'files': [...], 'aggregate': {...}}")
+    p.add_argument("--report", metavar="OUT.html", help="an HTML report with tables and figures")
+    p.add_argument("--window", type=int, default=16, help="key window in steps (default 16, a bar)")
+    p.add_argument("--hop", type=int, default=16, help="key hop in steps (default 16)")
+    p.add_argument("--minor", default="natural", choices=["natural", "harmonic", "melodic"],
+                   help="the 7-note minor scale (default natural)")
+    p.set_defaults(func=cmd_analyze)
+
+
+def _midi_files(path: Path) -> list:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+        if not files:
+            raise OutputError(f"{path}: no MIDI files (*.mid, *.midi) found")
+        return files
+    if not path.exists():
+        raise OutputError(f"{path}: no such file or directory")
+    return [path]
+
+
+def analyze_files(files: list, window: int = 16, hop: int = 16, minor: str = "natural"):
+    """``(per-file results, aggregate, skipped)`` for a list of MIDI paths."""
+    from .analysis.harmony import KeyConfig
+    from .analysis.metrics import MetricsConfig, aggregate, piece_metrics
+    from .errors import MidiError
+
+    cfg = MetricsConfig(key=KeyConfig(window=window, hop=hop, minor_scale=minor))
+    results, skipped = [], []
+    for f in files:
+        try:
+            roll, onsets = _read_rolls(f)
+        except MidiError as e:
+            skipped.append({"file": str(f), "reason": e.problem})
+            continue
+        results.append({"file": str(f), **piece_metrics(roll, onsets, cfg)})
+    metrics = [{k: v for k, v in r.items() if k != "file"} for r in results]
+    return results, aggregate(metrics) if metrics else {}, skipped
+
+
+def _clean(x):
+    """JSON-safe: nan -> None, floats rounded to 6 digits."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, float):
+        return None if math.isnan(x) else round(x, 6)
+    return x
+
+
+def cmd_analyze(args) -> int:
+    from .analysis.metrics import HEADLINE_METRICS
+
+    if args.window < 1 or args.hop < 1:
+        raise OutputError("--window and --hop must be positive")
+    files = _midi_files(Path(args.path))
+    results, agg, skipped = analyze_files(files, args.window, args.hop, args.minor)
+    if not results:
+        raise OutputError(f"{args.path}: no readable MIDI file "
+                          f"({'; '.join(s['file'] + ': ' + s['reason'] for s in skipped[:3])})")
+    if args.json:
+        print(json.dumps(_clean({"files": results, "aggregate": agg, "skipped": skipped}), indent=2))
+    else:
+        print(f"{len(results)} file(s) analysed" + (f", {len(skipped)} skipped" if skipped else ""))
+        print(f"{'metric':<26}{'mean':>10}{'95% interval':>22}")
+        for name in list(HEADLINE_METRICS) + ["polyphony"]:
+            a = agg[name]
+            print(f"{name:<26}{a['mean']:>10.3f}    [{a['ci_low']:.3f}, {a['ci_high']:.3f}]")
+        for s in skipped:
+            print(f"skipped {s['file']}: {s['reason']}")
+    if args.report:
+        _write_text(args.report, html_report(results, agg, skipped, files,
+                                             window=args.window, hop=args.hop, minor=args.minor))
+        if not args.json:
+            print(f"report: {args.report}")
+    return 0
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def html_report(results: list, agg: dict, skipped: list, files: list, window: int = 16,
+                hop: int = 16, minor: str = "natural", figures: int = 3) -> str:
+    """A self-contained HTML page: the aggregate with intervals, one row per file, and a
+    Fig. 17-style harmony chart of the first 256 steps of up to ``figures`` files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .analysis.harmony import KeyConfig, analyze_harmony
+    from .analysis.metrics import HEADLINE_METRICS
+    from .render.plots import plot_harmony
+
+    names = list(HEADLINE_METRICS) + ["polyphony"]
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(n)}</td><td>{agg[n]['mean']:.3f}</td>"
+        f"<td>[{agg[n]['ci_low']:.3f}, {agg[n]['ci_high']:.3f}]</td>"
+        f"<td>{esc(HEADLINE_METRICS.get(n, 'keys sounding on non-silent steps'))}</td></tr>"
+        for n in names)
+    per_file = "".join(
+        "<tr><td>" + esc(Path(r["file"]).name) + "</td>"
+        + "".join(f"<td>{r[n]:.3f}</td>" for n in names) + "</tr>" for r in results)
+    figs = []
+    done = {r["file"] for r in results}
+    for f in [f for f in files if str(f) in done][:figures]:
+        roll, onsets = _read_rolls(f)
+        seg = slice(0, min(256, len(roll)))
+        h = analyze_harmony(roll[seg], onsets[seg], KeyConfig(window=window, hop=hop, minor_scale=minor))
+        fig, ax = plt.subplots(figsize=(15, 3.8))
+        plot_harmony(roll[seg], h, ax, title=f"{Path(f).name}: first {seg.stop} steps")
+        fig.tight_layout()
+        figs.append(f'<img alt="harmony of {esc(Path(f).name)}" src="data:image/png;base64,{_png(fig)}">')
+    skipped_html = "".join(f"<li>{esc(s['file'])}: {esc(s['reason'])}</li>" for s in skipped)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>musicgen analyze</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}
+img{{max-width:100%}}</style></head><body>
+<h1>Tonality and texture of {len(results)} file(s)</h1>
+<p>Keys by Krumhansl&ndash;Schmuckler (music21's profiles) per {window}-step window, hop {hop};
+{esc(minor)} minor scales. Intervals: 95% bootstrap over files.</p>
+<h2>Aggregate</h2>
+<table><tr><th>metric</th><th>mean</th><th>95% interval</th><th>what</th></tr>{rows}</table>
+<h2>Harmony (thesis Fig. 17)</h2>
+<p>Shaded: the 7-note scale in force; grey: notes; red: out-of-key notes; above: the key where
+it changes (lower case = minor); below: chords as Roman numerals in the local key.</p>
+{''.join(figs)}
+<h2>Per file</h2>
+<table><tr><th>file</th>{''.join(f'<th>{esc(n)}</th>' for n in names)}</tr>{per_file}</table>
+{f'<h2>Skipped</h2><ul>{skipped_html}</ul>' if skipped else ''}
+</body></html>
+"""
