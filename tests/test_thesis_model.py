@@ -126,3 +126,51 @@ def test_author_weights_reproduce_his_loss(author_fragments):
     assert 2.4 < loss.item() < 2.65
     # his attention barely attends: near-zero weight on the long lags
     assert info["attention"][..., 4:].mean() < 0.05
+
+
+def _exact_log_p(model, hist, x):
+    """log p(x) under the voice sampler by enumerating every consistent decision sequence
+    (tiny models only)."""
+    feats, _ = model.features(hist, x)
+    s, T = model.sampler, x.shape[1]
+    tgts = x[0].float()[:, model.to_model]
+
+    def walk(t, v, play, ban, states):
+        if v == s.n_voices:
+            if not torch.equal(play, tgts[t]):
+                return 0.0
+            return 1.0 if t + 1 == T else walk(t + 1, 0, torch.zeros(12), torch.zeros(12), states)
+        out, st = s.lstm(torch.cat([feats[0, t], play, ban])[None, None], states[v])
+        q = s.decision_probs(out[0], play[None], ban[None])[0]
+        states = list(states)
+        states[v] = st
+        total = 0.0
+        for d in range(24):
+            m, is_play = d % 12, d < 12
+            if q[d] <= 0 or bool(tgts[t][m]) != is_play:
+                continue
+            note = torch.nn.functional.one_hot(torch.tensor(m), 12).float()
+            total += q[d].item() * walk(t, v + 1, play + note * is_play, ban + note * (not is_play),
+                                        states)
+        return total
+
+    with torch.no_grad():
+        return float(np.log(walk(0, 0, torch.zeros(12), torch.zeros(12), [None] * s.n_voices)))
+
+
+def test_smc_likelihood_matches_exact_enumeration():
+    from musicgen_lib.models.thesis_nll import log_likelihood, nll_per_step
+
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig(local_size=8, reader_size=8, aggregation_size=10,
+                                         voice_size=6, n_voices=2, lags=(1, 2)))
+    hist = (torch.rand(1, 2, 12) < 0.3).float()
+    x = torch.zeros(1, 3, 12)
+    x[0, 0, 0] = x[0, 1, [4, 7]] = x[0, 2, 9] = 1
+    exact = _exact_log_p(model, hist, x)
+    runs = [log_likelihood(model, hist, x, particles=400, seed=k)[0].sum().item() for k in range(4)]
+    assert abs(np.mean(runs) - exact) < 0.1, (runs, exact)  # a wrong weight is off by > 1 nat
+    # a frame with more pitch classes than voices is impossible and is counted, not scored
+    x[0, 1, [0, 2]] = 1
+    est = nll_per_step(model, [(hist, x, None)], particles=8, runs=2)
+    assert est.impossible_steps == 1 and est.steps == 2 and len(est.runs) == 2
