@@ -78,7 +78,7 @@ def cmd_sample(args) -> int:
     from .errors import DataError
     from .sample import generate, load_thesis_model
 
-    gen, dec = load_thesis_model(args.checkpoint)
+    gen, dec = load_thesis_model(args.checkpoint) if args.checkpoint else load_thesis_model()
     semantics = gen.config.semantics
     bar = 16
     rng = np.random.default_rng(args.seed)
@@ -127,13 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="generate music with the thesis model",
                             description="Prime the thesis model with one bar of real music "
                                         "and continue it; writes prime + continuation as MIDI.")
-    sample.add_argument("--checkpoint", required=True,
+    sample.add_argument("--checkpoint",
                         help="a checkpoint folder (ours, or the author's folder holding "
-                             "greats-model.pt and greats-decoder.pt)")
-    prime = sample.add_mutually_exclusive_group(required=True)
+                             "greats-model.pt and greats-decoder.pt); default: the committed "
+                             "model trained on the music21 chorales")
+    prime = sample.add_mutually_exclusive_group()
     prime.add_argument("--prime", help="a MIDI file whose first bar primes the model")
     prime.add_argument("--prime-dataset", choices=["chorales", "jsb", "piano-midi-de", "midi"],
-                       help="prime with a random bar of a random test piece of this dataset")
+                       default="chorales",
+                       help="prime with a random bar of a random test piece of this dataset "
+                            "(default: chorales, built in)")
     sample.add_argument("--path", help="dataset folder for --prime-dataset")
     sample.add_argument("--steps", type=int, default=256, help="steps to generate (default 256)")
     sample.add_argument("--temperature", type=float, default=1.0)

@@ -62,12 +62,15 @@ def _data_args(p):
     p.add_argument("--steps-per-beat", type=int, default=4, help="MIDI datasets: grid steps per beat")
 
 
-def _load_data(args):
+def _load_data(args, semantics: str = "sounding"):
+    """The dataset of the arguments, in the piano-roll semantics the model was built for."""
     from .data import load_dataset
 
     kw = {"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat}
+    if semantics != "sounding":
+        kw["semantics"] = semantics
     ds = load_dataset(args.dataset, args.path, **kw)
-    info = {"dataset": args.dataset, "path": args.path,
+    info = {"dataset": args.dataset, "path": args.path, "semantics": semantics,
             **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
     return ds, info
 
@@ -113,7 +116,7 @@ def run_train(args) -> int:
         model_cfg = registry.make_config(name, model_opts)
         if args.threads:
             torch.set_num_threads(args.threads)
-        ds, info = _load_data(args)
+        ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
         torch.manual_seed(cfg.seed)  # the initial weights
         model = registry.build(name, model_cfg)
         res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
@@ -141,7 +144,7 @@ def run_evaluate(args) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         model, cfg = load_trained(args.checkpoint)
-        ds, _ = _load_data(args)
+        ds, _ = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
         res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
                        ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,
                        progress=not args.json)

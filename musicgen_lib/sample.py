@@ -5,7 +5,6 @@ Everything runs with incremental state, a batch of pieces at once.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import torch
 
 from .data.octave import compress
 from .errors import CheckpointError
-from .models.octave_decoder import DecoderConfig, OctaveDecoder, load_author_decoder
-from .models.thesis import ThesisConfig, ThesisGenerator, load_author_generator
+from .models.octave_decoder import OctaveDecoder, load_author_decoder
+from .models.thesis import ThesisGenerator, load_author_generator
 
 AUTHOR_FILES = ("greats-model.pt", "greats-decoder.pt")
 
@@ -36,10 +35,14 @@ class Sample:
     decision_probs: np.ndarray = None
 
 
-def load_thesis_model(folder):
-    """(generator, decoder) from a checkpoint folder: ours (``generator.pt``,
-    ``decoder.pt``, ``config.json``) or the author's (``greats-model.pt``,
-    ``greats-decoder.pt``, loaded in faithful mode)."""
+#: The committed checkpoint that ``musicgen sample`` uses when none is named.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "thesis-chorales"
+
+
+def load_thesis_model(folder=DEFAULT_CHECKPOINT):
+    """(generator, decoder) from a checkpoint folder: ours (training runs of the models
+    ``thesis`` in ``generator/`` and ``thesis-decoder`` in ``decoder/``) or the author's
+    (``greats-model.pt``, ``greats-decoder.pt``, loaded in faithful mode)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
@@ -47,14 +50,15 @@ def load_thesis_model(folder):
         if all((folder / f).exists() for f in AUTHOR_FILES):
             return (load_author_generator(folder / AUTHOR_FILES[0]),
                     load_author_decoder(folder / AUTHOR_FILES[1]))
-        if not (folder / "config.json").exists():
-            raise CheckpointError(f"{folder}: not a thesis-model checkpoint (no config.json, "
-                                  f"nor the author's {' and '.join(AUTHOR_FILES)})")
-        cfg = json.loads((folder / "config.json").read_text())
-        gen = ThesisGenerator(ThesisConfig.from_dict(cfg["generator"]))
-        gen.load_state_dict(torch.load(folder / "generator.pt", weights_only=True))
-        dec = OctaveDecoder(DecoderConfig(**cfg["decoder"]))
-        dec.load_state_dict(torch.load(folder / "decoder.pt", weights_only=True))
+        if not ((folder / "generator").is_dir() and (folder / "decoder").is_dir()):
+            raise CheckpointError(f"{folder}: not a thesis-model checkpoint (no generator/ and "
+                                  f"decoder/ runs, nor the author's {' and '.join(AUTHOR_FILES)})")
+        from .train import load_trained
+
+        gen, dec = load_trained(folder / "generator")[0].net, load_trained(folder / "decoder")[0].net
+        if not isinstance(gen, ThesisGenerator) or not isinstance(dec, OctaveDecoder):
+            raise CheckpointError(f"{folder}: generator/ and decoder/ must hold the models "
+                                  "'thesis' and 'thesis-decoder'")
     except CheckpointError:
         raise
     except Exception as e:  # corrupt or mismatched files

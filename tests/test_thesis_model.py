@@ -174,3 +174,42 @@ def test_smc_likelihood_matches_exact_enumeration():
     x[0, 1, [0, 2]] = 1
     est = nll_per_step(model, [(hist, x, None)], particles=8, runs=2)
     assert est.impossible_steps == 1 and est.steps == 2 and len(est.runs) == 2
+
+
+def test_engine_trains_both_halves_and_sample_loads_them(tmp_path):
+    from musicgen_lib.models import registry
+    from musicgen_lib.sample import generate, load_thesis_model
+    from musicgen_lib.train import make_train_config, train
+
+    rng = np.random.default_rng(0)
+    pieces = [(rng.random((96, 88)) < 0.03).astype(np.uint8) for _ in range(6)]
+    cfg = make_train_config({"batch_size": 3, "max_len": 48, "valid_every": 2, "max_steps": 4})
+    small = {"local_size": 8, "reader_size": 8, "aggregation_size": 10, "voice_size": 8,
+             "n_voices": 3, "lags": "4,8", "history": 16}
+    for name, opts, sub in (("thesis", small, "generator"), ("thesis-decoder",
+                                                             {"hidden_size": 8, "rbm_hidden": 4},
+                                                             "decoder")):
+        torch.manual_seed(0)
+        model = registry.build(name, opts)
+        before = [p.detach().clone() for p in model.parameters()]
+        res = train(model, pieces[:4], pieces[4:], cfg, tmp_path / sub, progress=False)
+        assert res.step == 4 and np.isfinite(res.best_valid)
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    gen, dec = load_thesis_model(tmp_path)
+    s = generate(gen, dec, pieces[0][:16], steps=8, seed=0)
+    assert s.roll.shape == (1, 8, 88) and (s.x.sum(-1) <= 3).all()
+    assert (s.roll <= s.x[..., (np.arange(88) + 21) % 12]).all()  # keys inside the mask
+
+
+def test_bad_checkpoint_folder_is_a_clear_error(tmp_path):
+    from musicgen_lib.errors import CheckpointError
+    from musicgen_lib.sample import load_thesis_model
+
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        load_thesis_model(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="not a thesis-model checkpoint"):
+        load_thesis_model(tmp_path)
+    (tmp_path / "greats-model.pt").write_bytes(b"not a torch file")
+    (tmp_path / "greats-decoder.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="cannot load the checkpoint"):
+        load_thesis_model(tmp_path)

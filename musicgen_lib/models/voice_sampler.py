@@ -88,11 +88,20 @@ class VoiceSampler(nn.Module):
         return p, {"q": torch.stack(qs), "choices": torch.stack(choices)}
 
     @staticmethod
-    def loss(p, target, eps: float = 1e-7):
-        """Binary cross-entropy summed over the notes, averaged over steps: (B, T, 12) -> ()."""
+    def step_loss(p, target, eps: float = 1e-7):
+        """Binary cross-entropy summed over the notes: (B, T, 12) -> (B, T)."""
         p = p.clamp(eps, 1 - eps)
         t = target.to(p.dtype)
-        return -(t * p.log() + (1 - t) * (1 - p).log()).sum(-1).mean()
+        return -(t * p.log() + (1 - t) * (1 - p).log()).sum(-1)
+
+    @staticmethod
+    def loss(p, target, mask=None):
+        """The thesis' loss: :meth:`step_loss` averaged over the (unmasked) steps -> ()."""
+        per_step = VoiceSampler.step_loss(p, target)
+        if mask is None:
+            return per_step.mean()
+        m = mask.to(per_step.dtype)
+        return (per_step * m).sum() / m.sum().clamp(min=1)
 
     def init_state(self, batch: int, device=None):
         """Generation state: one LSTM state per voice (``time``) or none (``voices``)."""
