@@ -85,6 +85,15 @@ def cmd_sample(args) -> int:
     if args.prime:
         roll = midi_to_roll(args.prime, semantics=semantics)
         source = args.prime
+    elif args.prime_dataset == "chorales" and not args.path:
+        # one chorale of the test split, parsed alone: no need to parse the whole corpus
+        from .data import notes_to_roll
+        from .data.datasets import _chorale_files, _chorale_notes, split_of
+
+        files = [(n, f) for n, f in _chorale_files() if split_of(n) == "test"]
+        name, file = files[rng.integers(len(files))]
+        roll = notes_to_roll(_chorale_notes(file), semantics=semantics)
+        source = f"chorales:{name}"
     else:
         ds = load_dataset(args.prime_dataset, args.path, semantics=semantics)
         pieces = [p for p in ds.pieces("test") if len(p) > bar] or \
