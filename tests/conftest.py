@@ -2,6 +2,11 @@
 from pathlib import Path
 
 import pytest
+import torch
+
+# One thread: the tests' tensors are small, results do not depend on the core count, and a
+# second thread on a busy 2-core machine made them many times slower.
+torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 PIANO_MIDI_DE = SHARED / "piano-midi-de"
