@@ -20,15 +20,19 @@ from ..data.octave import KEY_CLASS
 
 @dataclass
 class DecoderConfig:
+    """Sizes (thesis defaults) and behaviours of the decoder; also the configuration of the
+    engine model ``thesis-decoder``."""
+
     n_classes: int = 12
     n_keys: int = 88
     hidden_size: int = 100
     rbm_hidden: int = 36
-    velocity: bool = True
+    velocity: bool = False  # the velocity head (the author's decoder has one)
     cd_steps: int = 1  # CD-k in training
     gibbs_steps: int = 1  # Gibbs sweeps per generated frame (the thesis: 1)
     class_origin: int = 0  # 0: class 0 is C; 9: class 0 is A (the author's weights)
     keep_classes: bool = True  # a class the generator chose always gets at least one key
+    semantics: str = "onset"  # piano-roll semantics of the frames
 
 
 class OctaveDecoder(nn.Module):
@@ -144,7 +148,7 @@ class OctaveDecoder(nn.Module):
 def load_author_decoder(path) -> OctaveDecoder:
     """The author's ``greats-decoder.pt`` in an :class:`OctaveDecoder` (faithful mode:
     classes counted from A, one Gibbs sweep, no rescue of classes that got no key)."""
-    dec = OctaveDecoder(DecoderConfig(class_origin=9, keep_classes=False))
+    dec = OctaveDecoder(DecoderConfig(class_origin=9, keep_classes=False, velocity=True))
     dec.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return dec.eval()
 

@@ -14,7 +14,8 @@ from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .rbm import RBM, RBMConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
-from .thesis_seq import ThesisDecoderConfig, ThesisDecoderModel, ThesisModel, ThesisModelConfig
+from .octave_decoder import DecoderConfig
+from .thesis_seq import ThesisDecoderModel, ThesisModel, ThesisModelConfig
 
 
 class ConfigError(MusicgenError):
@@ -27,7 +28,7 @@ MODELS = {
     "rnn-rbm": (RNNRBM, RNNRBMConfig),               # Boulanger-Lewandowski et al. 2012
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
     "thesis": (ThesisModel, ThesisModelConfig),      # Ivanov 2018: main module + voices (12-dim)
-    "thesis-decoder": (ThesisDecoderModel, ThesisDecoderConfig),  # its octave decoder
+    "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder
 }
 _CELLS = ("rnn", "lstm", "gru")
 

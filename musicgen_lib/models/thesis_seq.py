@@ -99,32 +99,16 @@ class ThesisModel(SequenceModel):
         return stats_from_probs(probs.reshape(B, T, 12), frames, mask)
 
 
-@dataclass
-class ThesisDecoderConfig:
-    """The octave decoder (thesis defaults: LSTM 100, RBM hidden 36, CD-1)."""
-
-    hidden_size: int = 100
-    rbm_hidden: int = 36
-    cd_steps: int = 1
-    gibbs_steps: int = 1
-    semantics: str = "onset"
-
-    def decoder_config(self) -> DecoderConfig:
-        return DecoderConfig(hidden_size=self.hidden_size, rbm_hidden=self.rbm_hidden,
-                             velocity=False, cd_steps=self.cd_steps,
-                             gibbs_steps=self.gibbs_steps)
-
-
 class ThesisDecoderModel(SequenceModel):
     """The decoder. Its validation number is the cross-entropy of one Gibbs sweep's key
     probabilities against the true keys (a reconstruction proxy, not a likelihood)."""
 
     method = "reconstruction cross-entropy of one Gibbs sweep (proxy, not a likelihood)"
 
-    def __init__(self, cfg: ThesisDecoderConfig = ThesisDecoderConfig()):
+    def __init__(self, cfg: DecoderConfig = DecoderConfig()):
         super().__init__()
         self.cfg = cfg
-        self.net = OctaveDecoder(cfg.decoder_config())
+        self.net = OctaveDecoder(cfg)
 
     def training_loss(self, x, mask):
         x12 = compress(x)
