@@ -106,33 +106,50 @@ def ais_betas(n: int) -> torch.Tensor:
                       torch.linspace(0.9, 1.0, n3 + 1)])
 
 
+def meanfield_logits(W, b, c, iters: int = 20) -> torch.Tensor:
+    """Logits of the mean-field marginals of v: mu = sigmoid(b + W^T sigmoid(c + W mu)).
+
+    A cheap approximation of p(v_i = 1); used as the base distribution of AIS, which then has a
+    much shorter way to go than from the biases alone. b: (..., V), c: (..., H) -> (..., V).
+    """
+    mu = torch.sigmoid(b)
+    for _ in range(iters):
+        mu = torch.sigmoid(b + torch.sigmoid(c + mu @ W.T) @ W)
+    return torch.logit(mu.clamp(1e-4, 1 - 1e-4))
+
+
 def log_partition_ais(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, n_chains: int = 100,
                       n_betas: int = 1000, b0: torch.Tensor | None = None, generator=None):
     """Annealed importance sampling estimate of log Z (Neal 2001; Salakhutdinov & Murray 2008).
 
     Intermediate distributions p_k(v, h) ∝ exp((1-β_k) b0.v + β_k (b.v + c.h + h.W v)); the base
-    (β=0) has independent visible units with biases b0 (default b) and Z_0 = 2^H prod(1+e^b0).
+    (β=0) has independent visible units with logits b0 and Z_0 = 2^H prod(1+e^b0). By default b0
+    is the mean-field approximation of the RBM's marginals (meanfield_logits), which cuts the
+    estimator's spread by an order of magnitude against b0 = b on music-like RBMs.
     b: (..., V), c: (..., H). Returns (log Z estimate (...), its variance (...) by the delta
     method from the spread of the chains' importance weights). The estimate is biased low in
     expectation (Jensen), so NLLs computed from it are slightly optimistic.
     """
     H, V = W.shape
-    b0 = b if b0 is None else b0.expand_as(b)
+    b0 = meanfield_logits(W, b, c) if b0 is None else b0.expand_as(b)
     batch = b.shape[:-1]
-    b, c, b0 = b.reshape(-1, 1, V), c.reshape(-1, 1, H), b0.reshape(-1, 1, V)  # (N, 1, .)
+    c, b0 = c.reshape(-1, 1, H), b0.reshape(-1, 1, V)  # (N, 1, .)
+    db = b.reshape(-1, 1, V) - b0                       # (N, 1, V)
     betas = ais_betas(n_betas).tolist()
+    N = c.shape[0]
 
-    def log_f(v, beta):  # unnormalised log p_beta(v) with h summed out: (N, M)
-        return ((1 - beta) * b0 * v + beta * b * v).sum(-1) + F.softplus(beta * (c + v @ W.T)).sum(-1)
+    def bernoulli(p):
+        return (torch.rand(p.shape, generator=generator, dtype=p.dtype) < p).to(p.dtype)
 
-    N = b.shape[0]
-    v = torch.bernoulli(torch.sigmoid(b0).expand(N, n_chains, V).contiguous(), generator=generator)
+    v = bernoulli(torch.sigmoid(b0).expand(N, n_chains, V))  # (N, M, V) exact base samples
     log_w = torch.zeros(N, n_chains, dtype=W.dtype)
     for k in range(1, len(betas)):
-        log_w += log_f(v, betas[k]) - log_f(v, betas[k - 1])
-        beta = betas[k]  # one Gibbs transition that leaves p_beta invariant
-        h = torch.bernoulli(torch.sigmoid(beta * (c + v @ W.T)), generator=generator)
-        v = torch.bernoulli(torch.sigmoid((1 - beta) * b0 + beta * (b + h @ W)), generator=generator)
+        bk, bp = betas[k], betas[k - 1]
+        a = c + v @ W.T  # (N, M, H)
+        # log f_k(v) - log f_{k-1}(v), with log f_β(v) = b0.v + β (b - b0).v + sum softplus(β a)
+        log_w += (bk - bp) * (v * db).sum(-1) + (F.softplus(bk * a) - F.softplus(bp * a)).sum(-1)
+        h = bernoulli(torch.sigmoid(bk * a))       # one Gibbs transition that leaves p_k invariant
+        v = bernoulli(torch.sigmoid(b0 + bk * (db + h @ W)))
     log_z0 = F.softplus(b0[:, 0]).sum(-1) + H * math.log(2.0)  # (N,)
     lse = torch.logsumexp(log_w, -1)
     log_z = log_z0 + lse - math.log(n_chains)
@@ -216,5 +233,5 @@ def empirical_distribution(samples: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["free_energy", "energy", "sample_h", "sample_v", "gibbs", "cd_loss", "all_binary",
-           "log_partition_exact", "log_partition_ais", "ais_betas", "RBMConfig", "RBM",
+           "log_partition_exact", "log_partition_ais", "meanfield_logits", "ais_betas", "RBMConfig", "RBM",
            "exact_distribution", "empirical_distribution"]

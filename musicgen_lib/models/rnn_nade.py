@@ -7,8 +7,9 @@ NADE (Larochelle & Murray 2011) over v in {0,1}^88 in the order of the keys (low
     h_i = sigmoid(c + W[:, :i] v_<i)                (Hn,)      W: (Hn, 88)
     p(v_i = 1 | v_<i) = sigmoid(b_i + V[i] . h_i)               V: (88, Hn)
 RNN-NADE: b_t = b + W_ub u_t, c_t = c + W_uc u_t, where u_t is the RNN state after v_<t.
-Training maximises the exact log-likelihood; all (batch x time x key) terms come from one
-cumulative sum, so there is no Python loop in training (sampling loops over the 88 keys).
+Training maximises the exact log-likelihood; all (batch x time x key) terms come from two
+batched matmuls (see NADE.logits), so there is no Python loop in training (sampling loops over
+the 88 keys, vectorised over batch x time).
 """
 from __future__ import annotations
 
@@ -40,10 +41,18 @@ class NADE(nn.Module):
         self.V = nn.Parameter(torch.randn(n_visible, n_hidden) * 0.01)  # (V, Hn) output weights
 
     def logits(self, v, b, c):
-        """Teacher-forced logits of p(v_i = 1 | v_<i) for all i at once. v, b: (N, V), c: (N, Hn)."""
-        contrib = v[:, :, None] * self.W.T[None]             # (N, V, Hn): v_j W[:, j]
-        a = c[:, None, :] + contrib.cumsum(1) - contrib      # (N, V, Hn): exclusive sum, j < i
-        return b + (torch.sigmoid(a) * self.V[None]).sum(-1)  # (N, V)
+        """Teacher-forced logits of p(v_i = 1 | v_<i) for all i at once. v, b: (N, V), c: (N, Hn).
+
+        h_i only changes after a key that is on, so a row with n notes on has n + 1 distinct
+        hidden vectors: A_k = c + (sum of W's columns of its first k notes), k = 0..n. Key i
+        uses A_{rank_i}, rank_i = notes on below i. Two small matmuls replace 88 steps.
+        """
+        rank = v.cumsum(-1) - v                                    # (N, V) notes on below key i
+        ks = torch.arange(int(v.sum(-1).max()) + 1, dtype=v.dtype)  # (K,) K = max notes + 1
+        M = v[:, None, :] * (rank[:, None, :] < ks[:, None])        # (N, K, V) first k notes
+        A = c[:, None, :] + M @ self.W.T                            # (N, K, Hn)
+        G = torch.sigmoid(A) @ self.V.T                             # (N, K, V) logits if h = A_k
+        return b + G.gather(1, rank.long()[:, None, :]).squeeze(1)   # (N, V)
 
     def log_prob(self, v, b, c):
         """log p(v) for each row: (N,)."""

@@ -31,8 +31,8 @@ class RNNRBMConfig:
     dropout: float = 0.0
     cd_k: int = 25           # Gibbs steps of CD-k in training
     init_std: float = 0.01
-    ais_chains: int = 100    # AIS effort for evaluation (per time step)
-    ais_betas: int = 1000
+    ais_chains: int = 50     # AIS effort for evaluation (per time step)
+    ais_betas: int = 500
     valid_ais_chains: int = 20   # cheaper AIS for validation during training
     valid_ais_betas: int = 200
     gibbs_eval: int = 100    # Gibbs steps per sample for frame accuracy and generation
