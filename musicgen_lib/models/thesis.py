@@ -12,6 +12,25 @@ Step t reads ``[x_{t-1} (12), time bits (6)]``:
 With teacher forcing every LSTM runs as one full-sequence call; only the 5 voices loop.
 Parameter names equal the author's, so his ``greats-model.pt`` loads unchanged
 (:func:`load_author_generator`), with ``ThesisConfig.faithful()``.
+
+Faithful and corrected behaviour, side by side:
+
+=============================  ==================================  ==============================
+what                           the author's code (faithful)        this library (corrected)
+=============================  ==================================  ==============================
+history of a fragment          only the last 32 of 128 frames      all 128 (data/fragments.py)
+pitch classes                  keys 0..83 folded, class 0 = A      all 88 keys, class 0 = C
+time counter                   from the fragment's start           from the piece's start
+decoder's previous frame       velocity/128 in training, 0/1 in    0/1 in both
+                               sampling
+decoder priming                frame t+1 fed as "previous"         frame t (OctaveDecoder.prime)
+chosen class without a key     silently dropped                    gets its likeliest key
+=============================  ==================================  ==============================
+
+The author's weights are used faithfully where it matters for them (class order, time
+counter, no class rescue); the data pipeline is always the corrected one — with his weights
+the 32- and 128-frame histories give the same loss, because his attention ignores lags
+above 32.
 """
 from __future__ import annotations
 
