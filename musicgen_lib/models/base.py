@@ -80,10 +80,26 @@ class SequenceModel(nn.Module):
         """Expected TP / FP / FN of the prediction of each v_t from the true past."""
         raise NotImplementedError
 
+    def sample_frame(self, u: torch.Tensor) -> torch.Tensor:
+        """One frame (B, 88) drawn given the recurrence's summary u (B, H) of the past."""
+        raise NotImplementedError
+
     @torch.no_grad()
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None) -> torch.Tensor:
-        """Sample (batch, n_steps, 88) frames, optionally after priming with (batch, P, 88)."""
-        raise NotImplementedError
+        """Sample (batch, n_steps, 88) frames, optionally after priming with (batch, P, 88).
+
+        For models with a recurrence ``self.rnn``: it reads each frame, and
+        :meth:`sample_frame` draws the next one from its summary."""
+        state, v = None, torch.zeros(batch, self.cfg.n_visible)
+        if prime is not None:  # read the prime; v becomes its last frame
+            _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
+            v = prime[:, -1]
+        out = []
+        for _ in range(n_steps):
+            u, state = self.rnn.step(v, state)
+            v = self.sample_frame(u)
+            out.append(v)
+        return torch.stack(out, 1)
 
 
 def stats_from_probs(p: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> StepStats:

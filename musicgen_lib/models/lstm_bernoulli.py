@@ -53,14 +53,5 @@ class LSTMBernoulli(SequenceModel):
         return stats_from_probs(torch.sigmoid(self.logits(x)), x, mask)  # exact expectation
 
     @torch.no_grad()
-    def generate(self, n_steps, batch=1, prime=None):
-        state, v = None, torch.zeros(batch, self.cfg.n_visible)
-        if prime is not None:  # read the prime; v becomes its last frame
-            _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
-            v = prime[:, -1]
-        out = []
-        for _ in range(n_steps):
-            u, state = self.rnn.step(v, state)
-            v = torch.bernoulli(torch.sigmoid(self.out(u)))  # (B, 88) independent keys
-            out.append(v)
-        return torch.stack(out, 1)
+    def sample_frame(self, u):
+        return torch.bernoulli(torch.sigmoid(self.out(u)))  # (B, 88) independent keys

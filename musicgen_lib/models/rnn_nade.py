@@ -115,14 +115,5 @@ class RNNNADE(SequenceModel):
         return stats_from_samples(s.reshape(n_samples, 1, -1, x.shape[-1]), x[mask][None], mask[mask][None])
 
     @torch.no_grad()
-    def generate(self, n_steps, batch=1, prime=None):
-        state, v = None, torch.zeros(batch, self.cfg.n_visible)
-        if prime is not None:
-            _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
-            v = prime[:, -1]
-        out = []
-        for _ in range(n_steps):
-            u, state = self.rnn.step(v, state)
-            v = self.nade.sample(self.to_b(u), self.to_c(u))  # (B, 88) keys depend on each other
-            out.append(v)
-        return torch.stack(out, 1)
+    def sample_frame(self, u):
+        return self.nade.sample(self.to_b(u), self.to_c(u))  # (B, 88) keys depend on each other

@@ -88,14 +88,6 @@ class RNNRBM(SequenceModel):
         return stats_from_samples(s[:, None], x[mask][None], mask[mask][None])
 
     @torch.no_grad()
-    def generate(self, n_steps, batch=1, prime=None):
-        state, v = None, torch.zeros(batch, self.cfg.n_visible)
-        if prime is not None:
-            _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
-            v = prime[:, -1]
-        out = []
-        for _ in range(n_steps):
-            u, state = self.rnn.step(v, state)
-            v = gibbs(torch.zeros_like(v), self.W, self.to_b(u), self.to_c(u), self.cfg.gibbs_eval)
-            out.append(v)
-        return torch.stack(out, 1)
+    def sample_frame(self, u):
+        v0 = torch.zeros(u.shape[0], self.cfg.n_visible)
+        return gibbs(v0, self.W, self.to_b(u), self.to_c(u), self.cfg.gibbs_eval)
