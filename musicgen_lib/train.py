@@ -46,7 +46,7 @@ class TrainConfig:
     max_steps: int = 5000
     max_len: int = 0            # crop pieces to a random window of this many steps (0: whole)
     transpose: int = 0          # augmentation: shift each batch by k in [-transpose, transpose]
-    valid_every: int = 200      # steps between validations (and checkpoints)
+    valid_every: int = 200      # steps between validations and checkpoints (make max_steps a multiple)
     patience: int = 10          # stop after this many validations without improvement
     lr_patience: int = 0        # halve (lr_decay) the lr after this many such validations (0: off)
     lr_decay: float = 0.5
@@ -236,7 +236,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     random.seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     st = {"step": 0, "epoch": 0, "pos": 0, "best_valid": math.inf, "best_step": 0, "bad": 0,
-          "lr_bad": 0, "history": [], "finished": None, "time_s": 0.0}
+          "lr_bad": 0, "history": [], "finished": None, "time_s": 0.0, "losses": []}
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.exists():
         try:
@@ -290,7 +290,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         bar = tqdm(total=cfg.max_steps, initial=st["step"], desc=f"train {model_info['model']}",
                    unit="step", dynamic_ncols=True)
     model.train()
-    t0, time0, losses = time.monotonic(), st["time_s"], []
+    t0, time0 = time.monotonic(), st["time_s"]
     while st["finished"] is None:
         if st["step"] >= cfg.max_steps:
             st["finished"] = "max_steps"
@@ -309,7 +309,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        losses.append(loss.item())
+        st["losses"].append(loss.item())
         st["step"] += 1
         st["pos"] += cfg.batch_size
         if st["pos"] >= len(train_rolls):
@@ -317,15 +317,13 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         st["time_s"] = time0 + time.monotonic() - t0
         if bar is not None:
             bar.update(1)
-        if st["step"] % cfg.valid_every == 0 or st["step"] >= cfg.max_steps:
-            v = validate(float(np.mean(losses)))
-            losses = []
+        if st["step"] % cfg.valid_every == 0:  # validation only on multiples: resume stays exact
+            v = validate(float(np.mean(st["losses"])))
+            st["losses"] = []
             if bar is not None:
                 bar.set_postfix(valid=f"{v:.3f}", best=f"{st['best_valid']:.3f}")
             if st["bad"] >= cfg.patience:
                 st["finished"] = "early_stopping"
-            elif st["step"] >= cfg.max_steps:
-                st["finished"] = "max_steps"
             elif cfg.max_minutes and st["time_s"] > 60 * cfg.max_minutes:
                 st["finished"] = "time_limit"
             checkpoint()
@@ -333,9 +331,10 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             callback(st["step"], loss.item())
     if bar is not None:
         bar.close()
+    if not (out / "model.pt").exists():  # a run shorter than valid_every: validate once
+        validate(float(np.mean(st["losses"])) if st["losses"] else float("nan"))
     checkpoint()
-    if (out / "model.pt").exists():
-        model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
     return TrainResult(st["step"], st["best_valid"], st["best_step"], st["finished"], st["history"])
 

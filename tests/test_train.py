@@ -76,10 +76,10 @@ def test_train_config_errors():
 
 @pytest.mark.parametrize("name", ["rnn-nade", "rnn-rbm"])
 def test_resume_is_exact(tmp_path, name):
-    cfg = TrainConfig(batch_size=3, max_steps=12, valid_every=3, patience=100, lr_patience=1,
+    cfg = TrainConfig(batch_size=3, max_steps=12, valid_every=4, patience=100, lr_patience=1,
                       max_len=6, transpose=2)
     full, _ = run(name, tmp_path / "full", cfg)
-    half = TrainConfig(**{**cfg.__dict__, "max_steps": 6})
+    half = TrainConfig(**{**cfg.__dict__, "max_steps": 6})  # stops between two validations
     run(name, tmp_path / "split", half)
     _, res = run(name, tmp_path / "split", cfg, resume=True, seed=99)  # seed must not matter
     assert res.step == 12
@@ -87,7 +87,10 @@ def test_resume_is_exact(tmp_path, name):
     assert all(torch.equal(a[k], b[k]) for k in a)
     la = json.loads((tmp_path / "full" / "log.json").read_text())
     lb = json.loads((tmp_path / "split" / "log.json").read_text())
-    assert [r["valid_nll"] for r in la] == [r["valid_nll"] for r in lb]
+    assert [(r["step"], r["valid_nll"], r["train_loss"], r["lr"]) for r in la] == \
+        [(r["step"], r["valid_nll"], r["train_loss"], r["lr"]) for r in lb]
+    best_a, best_b = (torch.load(tmp_path / d / "model.pt") for d in ("full", "split"))
+    assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
     assert not [p for p in (tmp_path / "split").iterdir() if p.name.endswith(".tmp")]
 
 
@@ -184,3 +187,13 @@ def test_evaluate_reports_ais_spread():
     res = evaluate(m, rolls(2, 3), ais_chains=10, ais_betas=20, n_samples=2)
     assert res["method"] == "AIS" and res["ais_chains"] == 10 and res["ais_betas"] == 20
     assert res["estimator_std"] > 0 and res["steps"] == sum(map(len, rolls(2, 3)))
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, jsb_file, capsys):
+    run("lstm", tmp_path / "r", TrainConfig(batch_size=5, max_steps=2, valid_every=2))
+    (tmp_path / "r" / "model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot load"):
+        load_trained(tmp_path / "r")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "r"), "--dataset", "jsb", "--path",
+                 str(jsb_file)]) == 2
+    assert "model.pt" in capsys.readouterr().err
