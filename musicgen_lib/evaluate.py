@@ -63,7 +63,9 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
            "steps": n, "method": model.method, "pieces": len(rolls)}
     if model.method == "AIS":
         cfg = model.cfg
-        out.update(estimator_std=math.sqrt(var_sum) / n,
+        # independent estimates per step average out; one shared log Z does not
+        std = math.sqrt(var_sum / n) if model.shared_partition else math.sqrt(var_sum) / n
+        out.update(estimator_std=std,
                    ais_chains=ais_chains or cfg.ais_chains, ais_betas=ais_betas or cfg.ais_betas)
     return out
 

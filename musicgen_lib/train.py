@@ -130,7 +130,7 @@ def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, f
         var += float(lv.sum(dtype=torch.float64))
         steps += int(mask.sum())
     model.train(was)
-    return total / steps, var / steps ** 2, steps
+    return total / steps, var / steps if model.shared_partition else var / steps ** 2, steps
 
 
 # ---------------------------------------------------------------- files

@@ -202,3 +202,17 @@ def test_registry_round_trip_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="cell"):
         make_config("rnn-rbm", {"cell": "transformer"})
     assert issubclass(ConfigError, MusicgenError)
+
+
+def test_frame_rbm_log_z_is_computed_once_and_its_error_shared():
+    torch.manual_seed(0)
+    m = build("rbm", {"n_hidden": 30, "ais_chains": 20, "ais_betas": 50, "init_std": 0.1})
+    assert m.method == "AIS" and m.shared_partition
+    a = m.log_z()
+    assert m.log_z() is a  # cached while the weights do not change
+    with torch.no_grad():
+        m.b += 0.1
+    assert m.log_z() is not a
+    x = (torch.rand(3, 4, 88) < 0.05).float()
+    res = evaluate(m, list(x.numpy()), accuracy=False)
+    assert res["estimator_std"] == pytest.approx(math.sqrt(float(m.log_z()[1])), rel=1e-6)

@@ -67,6 +67,8 @@ class SequenceModel(nn.Module):
     method: str = "exact"
     #: samples per step used to estimate the expected frame accuracy
     accuracy_samples: int = 100
+    #: True if every step shares one estimated log Z (its error does not average out over steps)
+    shared_partition: bool = False
 
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Scalar loss to minimise, averaged over real steps, and a dict of float statistics."""

@@ -169,6 +169,8 @@ class RBMConfig:
     init_std: float = 0.01
     ais_chains: int = 1000   # for log Z when both layers have more than 20 units
     ais_betas: int = 10000
+    valid_ais_chains: int = 100  # cheaper AIS for validation during training
+    valid_ais_betas: int = 1000
     gibbs_eval: int = 200    # Gibbs steps per sample for frame accuracy
 
 
@@ -176,6 +178,7 @@ class RBM(SequenceModel):
     """p(v_t | v_<t) = p_RBM(v_t): one RBM for every frame, trained with CD-k."""
 
     accuracy_samples = 20  # each sample is a Gibbs chain
+    shared_partition = True  # one log Z for every step: its error is common to all of them
 
     def __init__(self, cfg: RBMConfig):
         super().__init__()
@@ -190,20 +193,24 @@ class RBM(SequenceModel):
         loss = cd_loss(v, self.W, self.b, self.c, self.cfg.cd_k)
         return loss, {"cd": loss.item()}
 
-    def log_z(self, generator=None):
-        """(log Z, variance of the estimate)."""
-        if self.method == "exact":
-            return log_partition_exact(self.W, self.b, self.c), torch.zeros(())
-        return log_partition_ais(self.W, self.b, self.c, self.cfg.ais_chains, self.cfg.ais_betas,
-                                 generator=generator)
+    @torch.no_grad()
+    def log_z(self, chains=None, betas=None):
+        """(log Z, variance of the estimate), computed once per weights and AIS effort."""
+        key = (chains, betas, *(p._version for p in self.parameters()), *(p.data_ptr() for p in self.parameters()))
+        if getattr(self, "_log_z_key", None) != key:
+            if self.method == "exact":
+                val = log_partition_exact(self.W, self.b, self.c), torch.zeros(())
+            else:
+                val = log_partition_ais(self.W, self.b, self.c, chains or self.cfg.ais_chains,
+                                        betas or self.cfg.ais_betas)
+            self._log_z_key, self._log_z_val = key, val
+        return self._log_z_val
 
     @torch.no_grad()
-    def log_prob(self, x, mask, ais_chains=None, ais_betas=None, **_):
-        if ais_chains or ais_betas:  # override the configured AIS effort
-            lz, var = log_partition_ais(self.W, self.b, self.c, ais_chains or self.cfg.ais_chains,
-                                        ais_betas or self.cfg.ais_betas)
-        else:
-            lz, var = self.log_z()
+    def log_prob(self, x, mask, validation=False, ais_chains=None, ais_betas=None, **_):
+        if validation:
+            ais_chains, ais_betas = ais_chains or self.cfg.valid_ais_chains, ais_betas or self.cfg.valid_ais_betas
+        lz, var = self.log_z(ais_chains, ais_betas)
         lp = -free_energy(x, self.W, self.b, self.c) - lz  # (B, T)
         return lp * mask, var.expand_as(lp) * mask
 
