@@ -221,3 +221,18 @@ def test_author_hour_reference_figures(hour):
     assert m["out_of_key_rate"] == pytest.approx(0.067, abs=0.001)
     assert m["pitch_class_entropy"] == pytest.approx(2.11, abs=0.01)
     assert m["notes_per_onset_step"] == pytest.approx(2.59, abs=0.01)
+
+
+def test_chord_statistics():
+    from musicgen_lib.analysis.metrics import dissonance_rate, interval_classes, tertian_rate
+
+    roll = np.zeros((3, 88), dtype=np.uint8)
+    roll[0, [39, 43, 46]] = 1        # C4 E4 G4: a C major triad (key 39 = MIDI 60)
+    roll[1, [39, 40]] = 1            # C4 C#4: a minor second
+    roll[2, [39, 51]] = 1            # C4 C5: an octave
+    h = interval_classes(roll)
+    assert h.tolist() == [1, 1, 0, 1, 1, 1, 0]  # octave, m2, M3 (C-E), m3 (E-G), P4/5 (C-G)
+    assert dissonance_rate(roll) == 1 / 5
+    assert tertian_rate(roll) == 1.0                       # the only step with 3 classes
+    assert tertian_rate(roll, min_classes=2) == 1 / 2      # the dyad C-C# is no triad
+    assert np.isnan(dissonance_rate(np.zeros((4, 88))))

@@ -124,7 +124,8 @@ def test_nade_vectorised_matches_loop_and_is_normalised():
 
 SMALL = {"lstm": {"n_visible": 5, "n_hidden": 8}, "rbm": {"n_visible": 5, "n_hidden": 4},
          "rnn-rbm": {"n_visible": 5, "n_hidden": 4, "n_recurrent": 8},
-         "rnn-nade": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8}}
+         "rnn-nade": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8},
+         "mixture": {"n_members": 2, "member_config": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8}}}
 
 
 # The reviewed models over 88 keys; the thesis model's halves are tested in
@@ -144,7 +145,7 @@ def test_conditionals_are_normalised(name):
     assert (var == 0).all()
 
 
-@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade"])
+@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade", "mixture"])
 def test_causal_and_padding_invariant(name):
     torch.manual_seed(0)
     m = build(name, SMALL[name]).eval()
@@ -162,7 +163,7 @@ def test_causal_and_padding_invariant(name):
 @pytest.mark.parametrize("name", REVIEW_MODELS)
 def test_train_step_generate_and_accuracy(name):
     torch.manual_seed(0)
-    m = build(name, {"n_hidden": 12})
+    m = build(name, {"member_config": {"n_hidden": 12}} if name == "mixture" else {"n_hidden": 12})
     x = (torch.rand(2, 5, 88) < 0.05).float()
     mask = torch.ones(2, 5, dtype=torch.bool)
     loss, stats = m.training_loss(x, mask)
@@ -172,6 +173,22 @@ def test_train_step_generate_and_accuracy(name):
     assert s.tp >= 0 and s.fp > 0 and s.fn >= 0
     g = m.generate(4, batch=2, prime=x[:, :3])
     assert g.shape == (2, 4, 88) and set(g.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_mixture_is_the_mean_of_its_members_probabilities():
+    torch.manual_seed(0)
+    m = build("mixture", SMALL["mixture"]).eval()
+    x = (torch.rand(2, 4, 5) < 0.4).float()
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    lp, _ = m.log_prob(x, mask)
+    p = sum(member.log_prob(x, mask)[0].exp() for member in m.members) / 2
+    assert torch.allclose(lp, p.log(), atol=1e-5)
+    with pytest.raises(ConfigError, match="exact likelihood"):
+        build("mixture", {"member": "rnn-rbm"})
+    with pytest.raises(ConfigError, match="mixtures as members"):
+        build("mixture", {"member": "mixture"})
+    with pytest.raises(ConfigError, match="member_config must be dict"):
+        make_config("mixture", {"member_config": [1]})
 
 
 def test_rnn_rbm_ais_matches_exact_on_small_hidden_layer():

@@ -32,6 +32,38 @@ def histogram(values, max_value: int | None = None) -> np.ndarray:
     return np.bincount(values, minlength=(max_value or int(values.max(initial=0))) + 1)
 
 
+# ---------------------------------------------------------------- chords: are the notes of a
+# frame chosen together? (notebook 04_independent_vs_dependent)
+
+DISSONANT_INTERVALS = (1, 2, 6)  # interval classes: minor 2nd / major 7th, major 2nd / minor 7th, tritone
+
+
+def interval_classes(roll) -> np.ndarray:
+    """Counts of the interval classes 0..6 between every pair of keys sounding together,
+    summed over the steps of a ``(T, 88)`` roll: ``(7,)``. Class 0 is an octave (or unison)."""
+    roll = np.asarray(roll).astype(np.int64)
+    keys = np.arange(roll.shape[-1])
+    ic = np.minimum((keys[:, None] - keys[None]) % 12, (keys[None] - keys[:, None]) % 12)  # (88, 88)
+    pairs = np.triu(roll.T @ roll, k=1)            # (88, 88) steps on which keys i < j both sound
+    return np.bincount(ic.ravel(), weights=pairs.ravel(), minlength=7).astype(np.int64)
+
+
+def dissonance_rate(roll) -> float:
+    """Share of simultaneous key pairs at a second, seventh or tritone (NaN if no pairs)."""
+    h = interval_classes(roll)
+    return float(h[list(DISSONANT_INTERVALS)].sum() / h.sum()) if h.sum() else float("nan")
+
+
+def tertian_rate(roll, min_classes: int = 3) -> float:
+    """Share of steps with at least ``min_classes`` pitch classes whose pitch-class set is a
+    triad or seventh chord in any inversion (:func:`harmony.is_tertian`); NaN if none."""
+    from .harmony import is_tertian
+
+    pcs = compress(np.asarray(roll)).astype(bool) if np.asarray(roll).shape[-1] == 88 else np.asarray(roll, bool)
+    rows = [np.flatnonzero(r) for r in pcs if r.sum() >= min_classes]
+    return float(np.mean([is_tertian(r) for r in rows])) if rows else float("nan")
+
+
 # ---------------------------------------------------------------- the objective metrics of
 # notebooks 09_harmony_analysis and 10_discussion: per piece, then per set with intervals
 

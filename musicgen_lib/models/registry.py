@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import MusicgenError
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
+from .mixture import Mixture, MixtureConfig
 from .rbm import RBM, RBMConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
@@ -27,10 +28,16 @@ MODELS = {
     "rbm": (RBM, RBMConfig),                         # one RBM for every frame
     "rnn-rbm": (RNNRBM, RNNRBMConfig),               # Boulanger-Lewandowski et al. 2012
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
+    "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
     "thesis": (ThesisModel, ThesisModelConfig),      # Ivanov 2018: main module + voices (12-dim)
     "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder
 }
 _CELLS = ("rnn", "lstm", "gru")
+
+
+def _default(f: dataclasses.Field):
+    """A field's default value (also for fields with a default_factory)."""
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def _type_ok(v, default) -> bool:
@@ -62,15 +69,15 @@ def make_config(name: str, values: dict | None = None):
         raise ConfigError(f"unknown option(s) {', '.join(unknown)} for model {canonical(name)}; "
                           f"known: {', '.join(fields)}")
     for k, v in values.items():
-        if not _type_ok(v, fields[k].default):
-            raise ConfigError(f"model option {k} must be {type(fields[k].default).__name__}, got {v!r}")
+        if not _type_ok(v, _default(fields[k])):
+            raise ConfigError(f"model option {k} must be {type(_default(fields[k])).__name__}, got {v!r}")
         if k == "cell" and v not in _CELLS:
             raise ConfigError(f"model option cell must be one of {', '.join(_CELLS)}, got {v!r}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             raise ConfigError(f"model option {k} must not be negative, got {v!r}")
     if "dropout" in values and not 0 <= values["dropout"] < 1:
         raise ConfigError(f"model option dropout must be in [0, 1), got {values['dropout']!r}")
-    return cls(**{k: (float(v) if isinstance(fields[k].default, float) else v) for k, v in values.items()})
+    return cls(**{k: (float(v) if isinstance(_default(fields[k]), float) else v) for k, v in values.items()})
 
 
 def build(name: str, cfg=None):
