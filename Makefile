@@ -3,6 +3,8 @@
 #   make book   build the book (executes every notebook) into _build/html/index.html
 #   make test   run the library's tests, then re-run the notebooks and compare their outputs
 #
+# and, after `make book`, `make browser-test`: every built page checked in headless Chromium.
+#
 # Both create the virtual environment .venv first when needed (`make venv`). Nothing needs
 # to be activated: every command uses .venv/bin explicitly.
 
@@ -23,7 +25,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv book test clean
+.PHONY: all venv book test browser-test screenshots chromium clean
 .DELETE_ON_ERROR:
 
 all: book
@@ -58,6 +60,30 @@ test: venv
 	$(PY) -m pytest -p no:cacheprovider tests
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with $(NBVAL_SANITIZE) notebooks/
+
+# Browser checks of the built book: Debian's chromium (installed with apt-get when missing;
+# needs root or sudo), driven by the venv's playwright (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Debian's chromium with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# Opens every built page from file:// and checks scripts, images, audio, maths, widgets and
+# that nothing is fetched from the network (scripts/browser_test.py). Builds the book first
+# when there is none.
+browser-test: venv chromium
+	@test -f $(BUILD_DIR)/html/index.html || $(MAKE) book
+	$(PY) scripts/browser_test.py $(BUILD_DIR)/html --browser $(CHROMIUM)
+
+# Retakes README.md's pictures book/images/screenshot-*.png from the built book.
+screenshots: venv chromium
+	@test -f $(BUILD_DIR)/html/index.html || $(MAKE) book
+	$(PY) scripts/screenshots.py $(BUILD_DIR)/html --browser $(CHROMIUM)
 
 clean:
 	rm -rf $(BUILD_DIR) $(JS_DIR)/node_modules
