@@ -16,8 +16,8 @@ templates under ``_static/`` are not pages), loaded from ``file://``:
 * MathJax ran where the page has maths: every ``.math`` element (what ``$…$``, ``$$…$$`` and
   ``{math}`` become) holds an ``<mjx-container>``, and no ``<mjx-merror>`` (a TeX error) shows;
 * Jupyter widgets rendered where the page embeds widget state: each
-  ``application/vnd.jupyter.widget-view+json`` script got a rendered, visible view from the
-  widget manager;
+  ``application/vnd.jupyter.widget-view+json`` script got a view from the widget manager, and
+  no view is the manager's error widget (a model it could not build);
 * a page that is only a redirect (``<meta http-equiv="refresh">``, e.g. ``index.html``)
   points at a page that exists.
 
@@ -119,13 +119,12 @@ async ({timeoutMs}) => {
     'script[type="application/vnd.jupyter.widget-state+json"]');
   const viewTags = Array.from(document.querySelectorAll(
     'script[type="application/vnd.jupyter.widget-view+json"]'));
+  // (An empty Output widget is a rendered view of no size, so sizes are not required.)
   const rendered = tag => {
     const box = tag.previousElementSibling;
     if (!box || !box.classList.contains('widget-subarea')) return false;
     const view = box.firstElementChild;
-    if (!view) return false;
-    const r = view.getBoundingClientRect();
-    return r.width > 0 && r.height > 0;
+    return !!view && !box.querySelector('.jupyter-widgets-error-widget');
   };
   if (hasState) {
     while (viewTags.some(t => !rendered(t)) && left() > 0) await sleep(100);
