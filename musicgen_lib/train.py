@@ -11,7 +11,8 @@ Files written to the output folder:
                     position in the epoch, early-stopping state, log
     log.csv, log.json  one row per validation: step, epoch, train_loss, valid_nll, lr, time_s
 Every file is written to a temporary file in the same folder and moved into place with
-os.replace, so a run killed at any moment (even SIGKILL) leaves the previous checkpoint intact;
+os.replace, so a run killed at any moment (even SIGKILL) leaves the previous checkpoint intact
+(the next run in the folder deletes the temporary file a killed write leaves behind);
 resuming from it replays the same batches with the same random numbers and ends with the same
 weights as a run that was never interrupted.
 """
@@ -226,6 +227,9 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json"):
+        for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
+            f.unlink(missing_ok=True)
     train_rolls, valid_rolls = as_rolls(train_data), as_rolls(valid_data)
     if not train_rolls or not valid_rolls:
         raise MusicgenError("training needs at least one non-empty piece in train and in valid")
@@ -257,7 +261,8 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     elif ckpt.exists() and not overwrite:
         raise CheckpointError(f"{out} already holds a training run; resume it (--resume) or "
                               "choose another output folder")
-    registry.save_config(out / "config.json", model, train=dataclasses.asdict(cfg), data=data_info or {})
+    atomic_write_bytes(out / "config.json", (json.dumps(
+        {**model_info, "train": dataclasses.asdict(cfg), "data": data_info or {}}, indent=2) + "\n").encode())
 
     def checkpoint():
         atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from musicgen_lib.data import (NoteList, midi_to_roll, notes_to_roll, onset_to_sounding,
                                read_midi, roll_to_midi, roll_to_notes, write_midi)
+from musicgen_lib.data.midi import MAX_NOTE_QUARTERS, MAX_QUARTERS
 from musicgen_lib.errors import MidiError
 
 TPB = 480
@@ -130,3 +131,15 @@ def test_absurd_length_is_refused_without_allocating(tmp_path):
     write_midi(notes, tmp_path / "long.mid")
     with pytest.raises(MidiError, match="too long"):
         read_midi(tmp_path / "long.mid")
+
+
+def test_chord_held_for_hours_is_refused_without_allocating(tmp_path):
+    # Found by scripts/fuzz_midi.py: 88 keys held for just under MAX_QUARTERS passed the
+    # length check, and the piano roll built from every step of every note took gigabytes.
+    d = (MAX_QUARTERS - 1) * TPB
+    write_midi(NoteList.from_arrays([0] * 88, [d] * 88, range(21, 109)), tmp_path / "c.mid")
+    with pytest.raises(MidiError, match="notes too long in all"):
+        midi_to_roll(tmp_path / "c.mid")
+    n = MAX_NOTE_QUARTERS // (MAX_QUARTERS - 1)  # as many such notes as the limit allows
+    write_midi(NoteList.from_arrays([0] * n, [d] * n, range(60, 60 + n)), tmp_path / "ok.mid")
+    assert len(read_midi(tmp_path / "ok.mid")) == n

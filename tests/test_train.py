@@ -117,6 +117,48 @@ def test_resume_after_sigkill(tmp_path):
     assert res.step == 10 and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("target, nth", [("checkpoint.pt", 2), ("config.json", 1)])
+def test_kill_while_writing_a_file(tmp_path, target, nth):
+    """SIGKILL in the middle of writing a file (before its os.replace): the file in place is
+    still whole, and the resumed run deletes the temporary file and ends as an uninterrupted
+    one. (config.json used to be written in place, so a kill could leave half of it.)"""
+    cfg = dict(batch_size=3, max_steps=10, valid_every=4, patience=100)
+    script = textwrap.dedent(f"""
+        import os, signal, sys, tempfile, torch
+        sys.path.insert(0, {str(ROOT)!r})
+        torch.set_num_threads(1)
+        from tests.test_train import run
+        from musicgen_lib.train import TrainConfig
+        names, seen, mkstemp, fsync = {{}}, [], tempfile.mkstemp, os.fsync
+        def recording_mkstemp(*a, **k):
+            fd, path = mkstemp(*a, **k)
+            names[fd] = os.path.basename(path)
+            return fd, path
+        def killing_fsync(fd):  # the data is written, not yet moved into place
+            if names.get(fd, "").startswith(".{target}."):
+                seen.append(fd)
+                if len(seen) == {nth}:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            fsync(fd)
+        tempfile.mkstemp, os.fsync = recording_mkstemp, killing_fsync
+        run("lstm", {str(tmp_path / 'killed')!r}, TrainConfig(**{cfg!r}))
+    """)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    killed = tmp_path / "killed"
+    assert [f.name for f in killed.glob(f".{target}.*.tmp")]  # the write was cut short
+    if (killed / "config.json").exists():
+        json.loads((killed / "config.json").read_text())
+    if (killed / "checkpoint.pt").exists():
+        assert torch.load(killed / "checkpoint.pt", weights_only=False)["state"]["step"] == 4
+    _, res = run("lstm", killed, TrainConfig(**cfg), resume=True)
+    run("lstm", tmp_path / "full", TrainConfig(**cfg))
+    a, b = last_weights(tmp_path / "full"), last_weights(killed)
+    assert res.step == 10 and all(torch.equal(a[k], b[k]) for k in a)
+    assert not [f.name for f in killed.iterdir() if f.name.endswith(".tmp")]
+    assert json.loads((killed / "config.json").read_text())["model"] == "lstm"
+
+
 def test_early_stopping_best_model_and_logs(tmp_path):
     cfg = TrainConfig(batch_size=5, max_steps=400, valid_every=2, patience=2, lr=0.3)
     m, res = run("lstm", tmp_path / "r", cfg)

@@ -29,6 +29,10 @@ N_KEYS = 88
 #: Files longer than this many quarter notes are refused (about 14 hours at 120 bpm):
 #: a corrupt length must not make us allocate a giant piano roll.
 MAX_QUARTERS = 100_000
+#: Files whose notes, end to end, last longer than this many quarter notes are refused too:
+#: a piano roll is built from every step of every note, so 88 keys held for ``MAX_QUARTERS``
+#: (a 600-byte file) took gigabytes. The longest piano-midi.de file has about 6 000.
+MAX_NOTE_QUARTERS = 1_000_000
 
 
 @dataclass
@@ -109,7 +113,8 @@ def read_midi(path: str | os.PathLike) -> NoteList:
     """Read a MIDI file into a :class:`NoteList`.
 
     Raises :class:`MidiError` with a one-line reason for a missing, empty, non-MIDI,
-    truncated or corrupt file, and for one whose length is absurd (> ``MAX_QUARTERS``).
+    truncated or corrupt file, and for one whose length is absurd (> ``MAX_QUARTERS``, or
+    notes lasting > ``MAX_NOTE_QUARTERS`` in all).
     """
     from symusic import Score  # imported here: keeps `import musicgen_lib` light
 
@@ -146,6 +151,10 @@ def read_midi(path: str | os.PathLike) -> NoteList:
     if end.max() > MAX_QUARTERS * tpq:
         raise MidiError(path, f"too long ({end.max() / tpq:.0f} quarter notes; "
                               f"limit {MAX_QUARTERS})")
+    held = int(np.maximum(dur, 1).sum())
+    if held > MAX_NOTE_QUARTERS * tpq:
+        raise MidiError(path, f"notes too long in all (their lengths add up to {held / tpq:.0f} "
+                              f"quarter notes; limit {MAX_NOTE_QUARTERS})")
     ts = [(int(t.time), int(t.numerator), int(t.denominator)) for t in score.time_signatures]
     return NoteList.from_arrays(start, end, np.concatenate(pitches), np.concatenate(vels),
                                 np.concatenate(tracks), ticks_per_beat=tpq,
