@@ -236,3 +236,18 @@ def test_chord_statistics():
     assert tertian_rate(roll) == 1.0                       # the only step with 3 classes
     assert tertian_rate(roll, min_classes=2) == 1 / 2      # the dyad C-C# is no triad
     assert np.isnan(dissonance_rate(np.zeros((4, 88))))
+
+
+def test_melody_alone_rate():
+    from musicgen_lib.analysis.metrics import melody_alone_rate
+
+    roll = np.zeros((4, 88), dtype=np.uint8)
+    onsets = np.zeros((4, 88), dtype=np.uint8)
+    roll[:, 30] = 1                     # a held bass note ...
+    onsets[0, 30] = 1
+    roll[0:2, 50], onsets[0, 50] = 1, 1  # ... struck together with a melody note (step 0: 2 onsets)
+    roll[2, 52], onsets[2, 52] = 1, 1    # the melody moves alone over the held bass
+    roll[3, 52], roll[3, 40] = 1, 1
+    onsets[3, 40] = 1                    # an inner voice moves: not the top
+    assert melody_alone_rate(roll, onsets) == 1 / 3
+    assert np.isnan(melody_alone_rate(np.zeros((3, 88)), np.zeros((3, 88))))

@@ -123,6 +123,22 @@ def onset_density(onsets) -> float:
     return float(onsets.any(axis=-1).mean()) if len(onsets) else float("nan")
 
 
+def melody_alone_rate(roll, onsets) -> float:
+    """Texture: among the steps where a note is struck while at least two keys sound, the
+    share where the only struck note is the highest sounding one — a melody moving over a
+    held accompaniment (thesis §7.4: "no clear melody and accompaniment"). Block chords
+    score 0; nan if there are no such steps."""
+    roll, onsets = np.asarray(roll).astype(bool), np.asarray(onsets).astype(bool)
+    keys = np.arange(roll.shape[-1])
+    top = np.where(roll.any(-1), np.where(roll, keys, -1).max(-1), -1)      # (T,) highest key
+    n_struck = onsets.sum(-1)
+    steps = (n_struck > 0) & (roll.sum(-1) >= 2)
+    if not steps.any():
+        return float("nan")
+    top_struck = onsets[np.arange(len(onsets)), np.maximum(top, 0)] & (top >= 0)
+    return float(((n_struck == 1) & top_struck)[steps].mean())
+
+
 def _bars(roll, bar: int) -> np.ndarray:
     """``(B, bar, K)`` the roll cut into whole bars (a last partial bar is padded silent)."""
     roll = np.asarray(roll).astype(bool)
