@@ -2,6 +2,7 @@
 
     musicgen train --model NAME --dataset NAME [--path P] [--config file.json] --out DIR [--resume]
     musicgen evaluate --checkpoint DIR --dataset NAME [--path P] --split test --json
+    torchrun --nproc_per_node=N -m musicgen_lib train ...   data-parallel (musicgen_lib/distributed.py)
 
 --config is a JSON object {"model": {...model options...}, "train": {...training options...}}
 (either section may be left out), or a config.json written by a previous training run.
@@ -31,6 +32,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     p.add_argument("--seed", type=int, help="override the training option seed")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    _device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
     return p
@@ -51,8 +53,15 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-accuracy", action="store_true", help="skip frame accuracy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    _device_arg(p)
     p.set_defaults(func=run_evaluate)
     return p
+
+
+def _device_arg(p):
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where the model and batches live (default cpu); under torchrun, cuda "
+                        "means the GPU numbered LOCAL_RANK")
 
 
 def _data_args(p):
@@ -103,6 +112,7 @@ def run_train(args) -> int:
     try:
         import torch
 
+        from . import distributed
         from .train import make_train_config, train
 
         for k in ("max_steps", "threads"):
@@ -116,17 +126,24 @@ def run_train(args) -> int:
         model_cfg = registry.make_config(name, model_opts)
         if args.threads:
             torch.set_num_threads(args.threads)
+        device = distributed.local_device(args.device)
+        joined = distributed.init_from_env(args.device)  # under torchrun: join the other ranks
         ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
         torch.manual_seed(cfg.seed)  # the initial weights
-        model = registry.build(name, model_cfg)
+        model = registry.build(name, model_cfg).to(device)
         res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
                     resume=args.resume, data_info=info, progress=not args.no_progress)
+        main_rank = distributed.is_main()
+        if joined:
+            distributed.cleanup()
     except MusicgenError as e:
         print(f"musicgen train: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"musicgen train: interrupted; continue with the same command and --resume", file=sys.stderr)
         return 130
+    if not main_rank:
+        return 0
     print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
                       "best_valid_nll": res.best_valid, "best_step": res.best_step}))
     return 0
@@ -143,7 +160,10 @@ def run_evaluate(args) -> int:
             _positive("--" + k.replace("_", "-"), getattr(args, k))
         if args.threads:
             torch.set_num_threads(args.threads)
+        from .distributed import local_device
+
         model, cfg = load_trained(args.checkpoint)
+        model.to(local_device(args.device))
         ds, _ = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
         res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
                        ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,

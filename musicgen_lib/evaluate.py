@@ -48,7 +48,9 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc="evaluate", unit="batch")
+    dev = next(model.parameters()).device
     for x, mask in it:
+        x, mask = x.to(dev), mask.to(dev)
         lp, lv = model.log_prob(x, mask, ais_chains=ais_chains, ais_betas=ais_betas)
         per_step.append(-lp[mask].double())
         var_sum += float(lv[mask].double().sum())

@@ -15,6 +15,9 @@ os.replace, so a run killed at any moment (even SIGKILL) leaves the previous che
 (the next run in the folder deletes the temporary file a killed write leaves behind);
 resuming from it replays the same batches with the same random numbers and ends with the same
 weights as a run that was never interrupted.
+
+Under torchrun (several processes) the same loop trains with DistributedDataParallel, each rank
+taking its share of every global batch; see musicgen_lib/distributed.py.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed as dist
 from .errors import CheckpointError, MusicgenError
 from .models import registry
 
@@ -124,8 +128,10 @@ def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, f
     estimator (0 if exact), number of steps)."""
     was = model.training
     model.eval()
+    dev = next(model.parameters()).device
     total, var, steps = 0.0, 0.0, 0
     for x, mask in batches(rolls, batch_size):
+        x, mask = x.to(dev), mask.to(dev)
         lp, lv = model.log_prob(x, mask, **opts)
         total -= float(lp.sum(dtype=torch.float64))
         var += float(lv.sum(dtype=torch.float64))
@@ -223,12 +229,16 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     config differs. Without resume, a folder that already holds a checkpoint is an error
     unless overwrite=True. The caller seeds torch before building the model. `callback(step, loss)`
     is called after every optimiser step (tests use it to kill a run). Returns a TrainResult;
-    the model is left with the best validation weights.
+    the model is left with the best validation weights. Batches go to the model's device.
+    In a torch.distributed process group (torchrun) every rank calls train() alike and trains
+    its share of each global batch with DistributedDataParallel; only rank 0 writes files.
     """
     out = Path(out_dir)
+    ddp, main = dist.is_distributed(), dist.is_main()
+    dev = next(model.parameters()).device
     out.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json"):
-        for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
+        for f in out.glob(f".{name}.*.tmp") if main else ():  # left by a run killed while writing `name`
             f.unlink(missing_ok=True)
     train_rolls, valid_rolls = as_rolls(train_data), as_rolls(valid_data)
     if not train_rolls or not valid_rolls:
@@ -261,10 +271,13 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     elif ckpt.exists() and not overwrite:
         raise CheckpointError(f"{out} already holds a training run; resume it (--resume) or "
                               "choose another output folder")
-    atomic_write_bytes(out / "config.json", (json.dumps(
-        {**model_info, "train": dataclasses.asdict(cfg), "data": data_info or {}}, indent=2) + "\n").encode())
+    if main:
+        atomic_write_bytes(out / "config.json", (json.dumps(
+            {**model_info, "train": dataclasses.asdict(cfg), "data": data_info or {}}, indent=2) + "\n").encode())
 
     def checkpoint():
+        if not main:
+            return
         atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                            "rng": _rng_state(), "state": st, "model_info": model_info,
                            "train_config": dataclasses.asdict(cfg)}, ckpt)
@@ -273,13 +286,15 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     def validate(train_loss):
         with torch.random.fork_rng():  # validation never disturbs the training random stream
             torch.manual_seed(cfg.seed + 12345)
-            v, _, _ = mean_nll(model, valid_rolls, validation=True)
+            v = mean_nll(model, valid_rolls, validation=True)[0] if main else 0.0
+        v = dist.from_rank0(v)  # every rank decides alike
         lr = opt.param_groups[0]["lr"]
         st["history"].append({"step": st["step"], "epoch": st["epoch"], "train_loss": train_loss,
                               "valid_nll": v, "lr": lr, "time_s": round(st["time_s"], 1)})
         if v < st["best_valid"] - 1e-4:
             st.update(best_valid=v, best_step=st["step"], bad=0, lr_bad=0)
-            atomic_torch_save(model.state_dict(), out / "model.pt")
+            if main:
+                atomic_torch_save(model.state_dict(), out / "model.pt")
         else:
             st["bad"] += 1
             st["lr_bad"] += 1
@@ -290,11 +305,12 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         return v
 
     bar = None
-    if progress:
+    if progress and main:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.max_steps, initial=st["step"], desc=f"train {model_info['model']}",
                    unit="step", dynamic_ncols=True)
     model.train()
+    ddp_loss = dist.wrap(model) if ddp else None  # after a resume: every rank has loaded it
     t0, time0 = time.monotonic(), st["time_s"]
     while st["finished"] is None:
         if st["step"] >= cfg.max_steps:
@@ -305,12 +321,23 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         rolls = [train_rolls[i] for i in idx]
         if cfg.max_len:
             rolls = [_crop(r, cfg.max_len) for r in rolls]
+        if ddp:  # this rank's share of the global batch, weighted by its share of the steps
+            mine = dist.shard(rolls)
+            weight = dist.loss_weight(sum(map(len, mine)), sum(map(len, rolls)))
+            rolls = mine or rolls[:1]  # a rank without pieces still joins backward, weight 0
         x, mask = pad_batch(rolls)
         if cfg.transpose:
             x = transpose_batch(x, int(torch.randint(-cfg.transpose, cfg.transpose + 1, ())))
-        loss, _ = model.training_loss(x, mask)
+        x, mask = x.to(dev), mask.to(dev)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if ddp:
+            with dist.private_rng(cfg.seed, st["step"]):
+                loss = ddp_loss(x, mask) * weight
+                loss.backward()
+            loss = torch.tensor(dist.all_reduce_sum(loss.item()) / dist.world_size(), dtype=torch.float64)
+        else:
+            loss, _ = model.training_loss(x, mask)
+            loss.backward()
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
@@ -323,6 +350,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         if bar is not None:
             bar.update(1)
         if st["step"] % cfg.valid_every == 0:  # validation only on multiples: resume stays exact
+            st["time_s"] = dist.from_rank0(st["time_s"])
             v = validate(float(np.mean(st["losses"])))
             st["losses"] = []
             if bar is not None:
@@ -336,9 +364,10 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             callback(st["step"], loss.item())
     if bar is not None:
         bar.close()
-    if not (out / "model.pt").exists():  # a run shorter than valid_every: validate once
+    if dist.from_rank0(not (out / "model.pt").exists()):  # a run shorter than valid_every: validate once
         validate(float(np.mean(st["losses"])) if st["losses"] else float("nan"))
     checkpoint()
+    dist.barrier()  # rank 0 has written model.pt
     model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
     return TrainResult(st["step"], st["best_valid"], st["best_step"], st["finished"], st["history"])

@@ -48,7 +48,7 @@ class NADE(nn.Module):
         uses A_{rank_i}, rank_i = notes on below i. Two small matmuls replace 88 steps.
         """
         rank = v.cumsum(-1) - v                                    # (N, V) notes on below key i
-        ks = torch.arange(int(v.sum(-1).max()) + 1, dtype=v.dtype)  # (K,) K = max notes + 1
+        ks = torch.arange(int(v.sum(-1).max()) + 1, dtype=v.dtype, device=v.device)  # (K,) K = max notes + 1
         M = v[:, None, :] * (rank[:, None, :] < ks[:, None])        # (N, K, V) first k notes
         A = c[:, None, :] + M @ self.W.T                            # (N, K, Hn)
         G = torch.sigmoid(A) @ self.V.T                             # (N, K, V) logits if h = A_k
@@ -94,7 +94,7 @@ class RNNNADE(SequenceModel):
 
     def _log_prob(self, x, mask):
         b, c = self.biases(x)
-        lp = torch.zeros(mask.shape, dtype=x.dtype)
+        lp = torch.zeros(mask.shape, dtype=x.dtype, device=x.device)
         lp[mask] = self.nade.log_prob(x[mask], b[mask], c[mask])  # only the real steps: (N,)
         return lp
 
