@@ -99,7 +99,8 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
     y_prev = y_prime[:, -1]
     rolls, vels, xs, atts, decs, qs = [], [], [], [], [], []
     # decisions come in the model's class order; report them in ours (0 = C)
-    to_ours = torch.cat([generator.to_model, generator.to_model + 12])  # model index -> ours
+    second = generator.to_model + 12 if generator.sampler.alphabet == "play-ban" else torch.tensor([12])
+    to_ours = torch.cat([generator.to_model, second])  # model index -> ours (12: ban 0 / pause)
     order = torch.argsort(to_ours)  # ours[k] = model[order[k]]
     it = range(steps)
     if progress:
@@ -113,7 +114,7 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
         xs.append(x)
         atts.append(info["attention"])
         decs.append(to_ours[info["choices"]].t())  # (B, V)
-        qs.append(info["q"][..., order].transpose(0, 1))  # (B, V, 24)
+        qs.append(info["q"][..., order].transpose(0, 1))  # (B, V, 24 or 13)
         y_prev = y
     stack = lambda a: torch.stack(a, 1).numpy()  # noqa: E731
     return Sample(stack(rolls).astype(np.uint8), np.rint(stack(vels)).astype(np.uint8),

@@ -213,3 +213,28 @@ def test_bad_checkpoint_folder_is_a_clear_error(tmp_path):
     (tmp_path / "greats-decoder.pt").write_bytes(b"")
     with pytest.raises(CheckpointError, match="cannot load the checkpoint"):
         load_thesis_model(tmp_path)
+
+
+def test_note_pause_alphabet_of_the_ablation():
+    """The §6.4 variant: 13 decisions (12 notes + pause), notes can only be added, the
+    likelihood estimate refuses it, and generation reports pauses as decision 12."""
+    from musicgen_lib.errors import MusicgenError
+    from musicgen_lib.models.thesis_nll import log_likelihood
+    from musicgen_lib.sample import generate
+
+    torch.manual_seed(0)
+    gen = ThesisGenerator(ThesisConfig(alphabet="note-pause", local_size=8, reader_size=8,
+                                       aggregation_size=8, voice_size=8)).eval()
+    assert gen.sampler.linear.out_features == 13
+    hist = torch.zeros(2, 128, 12)
+    x = (torch.rand(2, 6, 12) < 0.3).float()
+    loss, info = gen(hist, x, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss) and info["q"].shape == (5, 2, 6, 13)
+    assert torch.allclose(info["q"].sum(-1), torch.ones(5, 2, 6))
+    with pytest.raises(MusicgenError, match="play/ban"):
+        log_likelihood(gen, hist, x)
+    dec = OctaveDecoder(DecoderConfig()).eval()
+    s = generate(gen, dec, np.zeros((1, 16, 88)), steps=8, seed=0)
+    assert s.decisions.max() <= 12 and s.decision_probs.shape == (1, 8, 5, 13)
+    with pytest.raises(ValueError, match="alphabet"):
+        ThesisGenerator(ThesisConfig(alphabet="notes"))

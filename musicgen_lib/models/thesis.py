@@ -62,6 +62,7 @@ class ThesisConfig:
     time_of_input: bool = False  # bits count the input frame t-1 instead of the target t
     time_from_piece: bool = True  # count from the piece's start, not the fragment's
     semantics: str = "onset"  # piano-roll semantics of the frames (the author's hold_mode)
+    alphabet: str = "play-ban"  # the voices' decisions; "note-pause": the §6.4 ablation
 
     @classmethod
     def faithful(cls, **kw) -> "ThesisConfig":
@@ -99,7 +100,7 @@ class ThesisGenerator(nn.Module):
         self.aggregation_lstm = nn.LSTM(c.local_size + c.n_classes, c.aggregation_size,
                                         batch_first=True)
         self.sampler = VoiceSampler(c.aggregation_size, c.voice_size, c.n_voices, c.n_classes,
-                                    c.voice_state)
+                                    c.voice_state, c.alphabet)
         perm = (torch.arange(c.n_classes) + c.class_origin) % c.n_classes
         self.register_buffer("to_model", perm, persistent=False)  # ours[perm] -> model order
         self.register_buffer("from_model", torch.argsort(perm), persistent=False)

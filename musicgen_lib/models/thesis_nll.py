@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from ..errors import MusicgenError
+
 
 @dataclass
 class NLLEstimate:
@@ -47,6 +49,8 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     """
     g = torch.Generator().manual_seed(seed)
     s = model.sampler
+    if s.alphabet != "play-ban":
+        raise MusicgenError(f"the likelihood estimate needs the play/ban alphabet, not {s.alphabet!r}")
     feats, _ = model.features(history, x, start)  # (B, T, F): the main module reads only x
     target = x.float()[..., model.to_model]
     B, T, N = target.shape

@@ -35,13 +35,15 @@ class ThesisModelConfig:
     voice_state: str = "time"
     history: int = 128  # frames at the start of each training window used as history only
     semantics: str = "onset"
+    alphabet: str = "play-ban"  # "note-pause": the collapsing variant of thesis §6.4
 
     def generator_config(self) -> ThesisConfig:
         return ThesisConfig(local_size=self.local_size, reader_size=self.reader_size,
                             aggregation_size=self.aggregation_size,
                             lags=tuple(int(h) for h in self.lags.split(",")),
                             voice_size=self.voice_size, n_voices=self.n_voices,
-                            voice_state=self.voice_state, semantics=self.semantics)
+                            voice_state=self.voice_state, semantics=self.semantics,
+                            alphabet=self.alphabet)
 
 
 class ThesisModel(SequenceModel):

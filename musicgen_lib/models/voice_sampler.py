@@ -16,6 +16,12 @@ cross-entropy. That loss is a stochastic surrogate, not the sampler's likelihood
 ``state_across``: ``"time"`` (the author's code: voice v keeps its own LSTM state from
 step to step) or ``"voices"`` (the state flows from voice to voice within a step and starts
 fresh at every step).
+
+``alphabet``: ``"play-ban"`` (the thesis' design, 24 decisions) or ``"note-pause"`` (the
+earlier variant of §6.4 that the thesis reports collapsing, 13 decisions: play note m, or
+pause). With ``note-pause`` a voice can only add notes; a note it picked that the truth says
+is off leaves no trace, and ``p(m) = P(some voice plays m)``. Kept for the ablation of
+notebook 06; the likelihood estimate (thesis_nll) needs ``play-ban``.
 """
 from __future__ import annotations
 
@@ -35,20 +41,33 @@ class VoiceSampler(nn.Module):
     """Parameter names match the author's ``sampler.lstm`` / ``sampler.linear``."""
 
     def __init__(self, feature_size: int = 130, hidden_size: int = 100, n_voices: int = 5,
-                 n_notes: int = 12, state_across: str = "time"):
+                 n_notes: int = 12, state_across: str = "time", alphabet: str = "play-ban"):
         super().__init__()
         if state_across not in ("time", "voices"):
             raise ValueError(f"state_across must be 'time' or 'voices', not {state_across!r}")
+        if alphabet not in ("play-ban", "note-pause"):
+            raise ValueError(f"alphabet must be 'play-ban' or 'note-pause', not {alphabet!r}")
         self.n_voices, self.n_notes, self.state_across = n_voices, n_notes, state_across
+        self.alphabet = alphabet
         self.lstm = nn.LSTM(feature_size + 2 * n_notes, hidden_size, batch_first=True)
-        self.linear = nn.Linear(hidden_size, 2 * n_notes)  # 0..11 play, 12..23 ban
+        # play-ban: 0..11 play, 12..23 ban; note-pause: 0..11 play, 12 pause
+        self.linear = nn.Linear(hidden_size, 2 * n_notes if alphabet == "play-ban" else n_notes + 1)
 
     def decision_probs(self, out, play, ban, temperature: float = 1.0):
-        """Masked softmax over the 24 decisions: (..., H) -> (..., 24)."""
+        """Masked softmax over the decisions: (..., H) -> (..., 24) or (..., 13)."""
         logits = self.linear(out) / temperature
         decided = (play + ban) > 0
-        logits = logits.masked_fill(torch.cat([decided, decided], dim=-1), float("-inf"))
-        return torch.softmax(logits, dim=-1)
+        if self.alphabet == "play-ban":
+            masked = torch.cat([decided, decided], dim=-1)
+        else:  # pausing is always allowed
+            masked = torch.cat([decided, torch.zeros_like(decided[..., :1])], dim=-1)
+        return torch.softmax(logits.masked_fill(masked, float("-inf")), dim=-1)
+
+    def _note(self, idx, dtype):
+        """One-hot (..., 12) of the note a decision concerns (zeros for a pause)."""
+        if self.alphabet == "play-ban":
+            return F.one_hot(idx % self.n_notes, self.n_notes).to(dtype)
+        return F.one_hot(idx, self.n_notes + 1)[..., :self.n_notes].to(dtype)
 
     def forward(self, features, target, generator=None, noise=None):
         """Teacher-forced pass over whole sequences.
@@ -76,12 +95,14 @@ class VoiceSampler(nn.Module):
                 out = out.reshape(B, T, -1)
             q = self.decision_probs(out, play, ban)  # (B, T, 24)
             p_play = p_play + (1 - p_play) * q[..., :N]
-            p_ban = p_ban + (1 - p_ban) * q[..., N:]
+            if self.alphabet == "play-ban":
+                p_ban = p_ban + (1 - p_ban) * q[..., N:]
             with torch.no_grad():  # which note is decided is sampled; its value is the truth
                 idx = pick(q, noise[v])  # (B, T)
-                note = F.one_hot(idx % N, N).to(features.dtype)
+                note = self._note(idx, features.dtype)
                 play = play + note * target
-                ban = ban + note * (1 - target)
+                if self.alphabet == "play-ban":
+                    ban = ban + note * (1 - target)
             qs.append(q)
             choices.append(idx)
         p = p_play * (1 - p_ban)
@@ -130,10 +151,11 @@ class VoiceSampler(nn.Module):
                 out, chain = self.lstm(inp, chain)
             q = self.decision_probs(out[:, 0], play, ban, temperature)
             idx = pick(q, torch.rand(B, generator=generator))  # (B,)
-            note = F.one_hot(idx % N, N).to(features.dtype)
+            note = self._note(idx, features.dtype)
             value = (idx < N).to(features.dtype)[:, None] if target is None else target
             play = play + note * value
-            ban = ban + note * (1 - value)
+            if self.alphabet == "play-ban":
+                ban = ban + note * (1 - value)
             qs.append(q)
             choices.append(idx)
         return play, (new_state if self.state_across == "time" else None), \
