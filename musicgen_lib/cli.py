@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   musicgen data stats --dataset chorales
   musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
   musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
+  musicgen data prepare ../shared/datasets/piano-midi-de --out shards/piano-midi-de
   musicgen train --model rnn-nade --dataset jsb --path ../shared/datasets/jsb-chorales --out runs/nade
   musicgen evaluate --checkpoint runs/nade --dataset jsb --path ../shared/datasets/jsb-chorales --json
   musicgen sample --checkpoint ../shared/reference/thesis-2018 --prime-dataset chorales --out sample.mid
@@ -68,6 +69,21 @@ def cmd_data_stats(args) -> int:
         print(f"skipped {len(stats['skipped'])} files:")
         for k in stats["skipped"]:
             print(f"  {k['file']}: {k['reason']}")
+    return 0
+
+
+def cmd_data_prepare(args) -> int:
+    from .data.shards import prepare
+
+    r = prepare(args.folder, args.out, steps_per_beat=args.steps_per_beat,
+                semantics=args.semantics, shard_size=args.shard_size, workers=args.workers,
+                progress=sys.stderr.isatty())
+    print(f"{r.out}: {r.shards} shards ({len(r.written)} written, {len(r.reused)} already "
+          f"complete), {r.pieces} pieces, {r.steps} steps")
+    if r.skipped:
+        print(f"skipped {len(r.skipped)} files:")
+        for k in r.skipped:
+            print(f"  {k.file}: {k.reason}")
     return 0
 
 
@@ -132,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_data_stats)
+    prep = data_sub.add_parser(
+        "prepare", help="convert a folder of MIDI files into compressed shards of piano rolls",
+        description="Parse every MIDI file under FOLDER (recursively) in parallel into "
+                    "shard-NNNNN.npz files plus manifest.json; re-running skips complete shards.")
+    prep.add_argument("folder", help="folder of MIDI files (*.mid, *.midi), searched recursively")
+    prep.add_argument("--out", required=True, help="output folder for the shards")
+    prep.add_argument("--steps-per-beat", type=int, default=4,
+                      help="grid (default: 4, 16 steps per 4/4 bar)")
+    prep.add_argument("--semantics", default="sounding", choices=["sounding", "onset"],
+                      help="piano-roll semantics (default: sounding)")
+    prep.add_argument("--shard-size", type=int, default=256,
+                      help="files per shard (default: 256)")
+    prep.add_argument("--workers", type=int, default=None,
+                      help="parallel processes (default: the CPU count)")
+    prep.set_defaults(func=cmd_data_prepare)
 
     sample = sub.add_parser("sample", help="generate music with the thesis model",
                             description="Prime the thesis model with one bar of real music "

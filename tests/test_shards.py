@@ -1,0 +1,103 @@
+"""`musicgen data prepare`: shards equal load_dataset, bad files skipped, resumable."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from musicgen_lib.cli import main
+from musicgen_lib.data import load_dataset, roll_to_midi
+from musicgen_lib.data.shards import iter_shards, load_shards, prepare, read_manifest
+from musicgen_lib.errors import DataError
+
+
+@pytest.fixture
+def midi_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "midi"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(5):
+        roll = (rng.random((32 + 16 * i, 88)) < 0.05).astype(np.uint8)
+        roll[:16 * (i % 2)] = 0  # a bar of leading silence in some pieces
+        roll[-1, 40] = 1
+        roll_to_midi(roll, folder / ("sub" if i == 3 else "") / f"p{i}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd garbage")
+    return folder
+
+
+@pytest.mark.parametrize("semantics,steps,workers", [("sounding", 4, 1), ("onset", 2, 2)])
+def test_shards_equal_load_dataset(midi_folder, tmp_path, tmp_cache, semantics, steps, workers):
+    out = tmp_path / "shards"
+    r = prepare(midi_folder, out, shard_size=2, semantics=semantics, steps_per_beat=steps,
+                workers=workers)
+    assert len(r.written) == 3 and r.reused == [] and r.pieces == 5
+    assert sorted(p.name for p in out.glob("shard-*.npz")) == \
+        ["shard-00000.npz", "shard-00001.npz", "shard-00002.npz"]
+    ds = load_dataset("midi", midi_folder, semantics=semantics, steps_per_beat=steps,
+                      cache=False)
+    expected = {p.name: p.roll for p in ds.pieces()}
+    got = dict(iter_shards(out))
+    assert got.keys() == expected.keys()
+    for name, roll in got.items():
+        assert roll.dtype == np.uint8 and roll.shape == expected[name].shape
+        assert np.array_equal(roll, expected[name]), name
+    assert [p.name for p in load_shards(out)] == sorted(expected)
+    manifest = read_manifest(out)
+    assert manifest["options"]["semantics"] == semantics and manifest["complete"]
+    assert [s["file"] for s in manifest["skipped"]] == ["broken.mid"]
+    assert "not a MIDI file" in manifest["skipped"][0]["reason"] or \
+        "truncated" in manifest["skipped"][0]["reason"]
+    assert [e["count"] for e in manifest["shards"]] == [1, 2, 2]  # broken.mid in the first
+    assert [s.file for s in r.skipped] == ["broken.mid"]
+
+
+def test_rerun_is_resumable(midi_folder, tmp_path):
+    out = tmp_path / "shards"
+    prepare(midi_folder, out, shard_size=2, workers=1)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*.npz")}
+    again = prepare(midi_folder, out, shard_size=2, workers=1)
+    assert again.written == [] and len(again.reused) == 3 and again.pieces == 5
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*.npz")} == mtimes
+    (out / "shard-00001.npz").unlink()
+    third = prepare(midi_folder, out, shard_size=2, workers=1)
+    assert third.written == ["shard-00001.npz"] and third.pieces == 5
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*.npz")
+            if p.name != "shard-00001.npz"} == \
+        {k: v for k, v in mtimes.items() if k != "shard-00001.npz"}
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+    # Another option redoes everything; a changed shard size removes stale shards.
+    assert len(prepare(midi_folder, out, shard_size=4, workers=1).written) == 2
+    assert sorted(p.name for p in out.glob("shard-*.npz")) == ["shard-00000.npz",
+                                                              "shard-00001.npz"]
+    assert len(load_shards(out)) == 5
+
+
+def test_errors(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        prepare(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(DataError, match="no MIDI files"):
+        prepare(tmp_path, tmp_path / "out")
+    with pytest.raises(DataError, match="manifest"):
+        load_shards(tmp_path)
+
+
+def test_cli_prepare(midi_folder, tmp_path, capsys):
+    out = tmp_path / "shards"
+    assert main(["data", "prepare", str(midi_folder), "--out", str(out), "--shard-size", "2",
+                 "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "3 shards (3 written, 0 already complete), 5 pieces" in text
+    assert "skipped 1 files" in text and "broken.mid: " in text
+    assert json.loads((out / "manifest.json").read_text())["pieces"] == 5
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for args in ([str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
+                 [str(tmp_path), "--out", str(tmp_path / "o")],
+                 [str(tmp_path), "--out", str(tmp_path / "o"), "--shard-size", "0"]):
+        r = subprocess.run([sys.executable, "-m", "musicgen_lib", "data", "prepare", *args],
+                           capture_output=True, text=True)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("musicgen: error: ") and r.stderr.count("\n") == 1, r.stderr
+        assert "Traceback" not in r.stderr
