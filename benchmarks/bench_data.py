@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from musicgen_lib.data import load_dataset, notes_to_roll, read_midi
-from musicgen_lib.data.datasets import _chorale_notes, _midi_files
+from musicgen_lib.data.datasets import _midi_files, chorale_notes
 
 
 def mido_roll(path: Path, steps_per_beat: int = 4) -> np.ndarray:
@@ -81,7 +81,7 @@ def main():
     ds, t_chor = timed(load_dataset, "chorales")
     from music21 import corpus  # noqa: F401  (import cost is not part of the reference)
     sample = [corpus.getWork("bach/bwv66.6"), corpus.getWork("bach/bwv40.8")]
-    _, t_m21 = timed(lambda: [_chorale_notes(Path(p)) for p in sample])
+    _, t_m21 = timed(lambda: [chorale_notes(Path(p)) for p in sample])
     n = len(ds.pieces())
     print(f"chorales: {n} pieces from the cache in {t_chor:.2f} s (target <= 1 s); "
           f"parsing with music21 costs {t_m21 / len(sample) * 1e3:.0f} ms/piece -> "

@@ -104,11 +104,11 @@ def cmd_sample(args) -> int:
     elif args.prime_dataset == "chorales" and not args.path:
         # one chorale of the test split, parsed alone: no need to parse the whole corpus
         from .data import notes_to_roll
-        from .data.datasets import _chorale_files, _chorale_notes, split_of
+        from .data.datasets import chorale_files, chorale_notes
 
-        files = [(n, f) for n, f in _chorale_files() if split_of(n) == "test"]
+        files = chorale_files("test")
         name, file = files[rng.integers(len(files))]
-        roll = notes_to_roll(_chorale_notes(file), semantics=semantics)
+        roll = notes_to_roll(chorale_notes(file), semantics=semantics)
         source = f"chorales:{name}"
     else:
         ds = load_dataset(args.prime_dataset, args.path, semantics=semantics)

@@ -243,9 +243,9 @@ def prime_from_upload(name: str, content: bytes, model: PlayModel) -> Prime:
 def _test_chorales() -> tuple:
     """(name, file) of the music21 chorales in the test split (names only: each is parsed
     when chosen, so the app needs no parse of the whole corpus)."""
-    from .data.datasets import _chorale_files, split_of
+    from .data.datasets import chorale_files
 
-    return tuple((n, f) for n, f in _chorale_files() if split_of(n) == "test")
+    return tuple(chorale_files("test"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -291,9 +291,9 @@ class PrimeSource:
         files = dict(_test_chorales())
         if name not in files:
             raise DataError(f"no test chorale {name!r}")
-        from .data.datasets import _chorale_notes
+        from .data.datasets import chorale_notes
 
-        return prime_from_notes(_chorale_notes(files[name]), self.model, label)
+        return prime_from_notes(chorale_notes(files[name]), self.model, label)
 
 
 # ---------------------------------------------------------------- generation

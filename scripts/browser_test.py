@@ -149,6 +149,16 @@ class PageResult:
     summary: str = ""
 
 
+def chromium_path(requested: str | None, prog: str) -> str | None:
+    """The Chromium to drive: ``requested``, else ``chromium`` on PATH, else /usr/bin/chromium;
+    None, after a one-line message from ``prog``, when it is not there."""
+    path = requested or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        print(f"{prog}: no Chromium at {path} (apt-get install chromium)", file=sys.stderr)
+        return None
+    return path
+
+
 def find_pages(build: Path) -> list[Path]:
     pages = []
     for p in sorted(build.rglob("*.html")):
@@ -281,9 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     if not pages:
         print(f"browser_test: no HTML pages under {build} (run `make book` first)", file=sys.stderr)
         return 2
-    browser_path = args.browser or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(browser_path).exists():
-        print(f"browser_test: no Chromium at {browser_path} (apt-get install chromium)", file=sys.stderr)
+    browser_path = chromium_path(args.browser, "browser_test")
+    if browser_path is None:
         return 2
     try:
         from playwright.sync_api import sync_playwright

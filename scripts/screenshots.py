@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import shutil
 import sys
 from pathlib import Path
+
+from browser_test import chromium_path  # this folder is on sys.path when run as a script
 
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
@@ -95,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if not p.is_file():
             print(f"screenshots: {p} not found (run `make book` first)", file=sys.stderr)
             return 2
-    browser_path = args.browser or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(browser_path).exists():
-        print(f"screenshots: no Chromium at {browser_path} (apt-get install chromium)", file=sys.stderr)
+    browser_path = chromium_path(args.browser, "screenshots")
+    if browser_path is None:
         return 2
     from playwright.sync_api import sync_playwright
 

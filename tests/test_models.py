@@ -15,15 +15,6 @@ from musicgen_lib.models.rnn_nade import NADE
 from musicgen_lib.train import pad_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to other jobs on the machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_rbm(H=3, V=5, scale=1.0, seed=0):
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(H, V, generator=g) * scale, torch.randn(V, generator=g) * scale,

@@ -24,15 +24,6 @@ TINY = {"lstm": {"n_hidden": 8}, "rnn-nade": {"n_hidden": 8, "n_recurrent": 8},
         "rnn-rbm": {"n_hidden": 8, "n_recurrent": 8}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to other jobs on the machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def rolls(n, seed, lo=4, hi=12):
     rng = np.random.default_rng(seed)
     return [(rng.random((int(rng.integers(lo, hi)), 88)) < 0.05).astype(np.uint8) for _ in range(n)]

@@ -19,11 +19,16 @@ def polyphony(roll) -> np.ndarray:
     return np.asarray(roll).astype(bool).sum(axis=-1)
 
 
+def _pitch_classes(roll) -> np.ndarray:
+    """``(T, 12)`` bool: the pitch classes of a ``(T, 88)`` roll (a ``(T, 12)`` one as is)."""
+    roll = np.asarray(roll)
+    return (compress(roll) if roll.shape[-1] == 88 else roll).astype(bool)
+
+
 def pitch_class_counts(roll) -> np.ndarray:
     """Number of distinct pitch classes sounding at each step, shape ``(T,)`` (the thesis'
     "at most 5–7 pitch classes at once", §3.2)."""
-    roll = np.asarray(roll)
-    return (compress(roll) if roll.shape[-1] == 88 else roll).astype(bool).sum(axis=-1)
+    return _pitch_classes(roll).sum(axis=-1)
 
 
 def histogram(values, max_value: int | None = None) -> np.ndarray:
@@ -59,8 +64,7 @@ def tertian_rate(roll, min_classes: int = 3) -> float:
     triad or seventh chord in any inversion (:func:`harmony.is_tertian`); NaN if none."""
     from .harmony import is_tertian
 
-    pcs = compress(np.asarray(roll)).astype(bool) if np.asarray(roll).shape[-1] == 88 else np.asarray(roll, bool)
-    rows = [np.flatnonzero(r) for r in pcs if r.sum() >= min_classes]
+    rows = [np.flatnonzero(r) for r in _pitch_classes(roll) if r.sum() >= min_classes]
     return float(np.mean([is_tertian(r) for r in rows])) if rows else float("nan")
 
 

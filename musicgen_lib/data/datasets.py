@@ -136,7 +136,7 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
     if name == "jsb":
         return _load_jsb(path, resolution, semantics)
     if name == "chorales":
-        files = _chorale_files()
+        files = chorale_files()
         root, filters = None, ()
     else:
         if path is None:
@@ -174,7 +174,7 @@ def _parse_one(job):
     """Parse one file to ``(roll, velocity, None)`` or ``(None, None, reason)``."""
     path, is_music21, filters, steps_per_beat, semantics, velocity = job
     try:
-        notes = _chorale_notes(path) if is_music21 else read_midi(path)
+        notes = chorale_notes(path) if is_music21 else read_midi(path)
     except MidiError as e:
         return None, None, e.problem
     reason = rejection_reason(notes, filters)
@@ -212,8 +212,10 @@ def _midi_files(root: Path) -> list:
     return [(p.relative_to(root).as_posix(), p) for p in files]
 
 
-def _chorale_files() -> list:
-    """(label, path) of the 350 distinct Bach chorales in music21's bundled corpus."""
+def chorale_files(split: str | None = None) -> list:
+    """(label, path) of the 350 distinct Bach chorales in music21's bundled corpus, or of
+    those in one ``split`` (:func:`split_of`); each can be parsed alone with
+    :func:`chorale_notes` (``musicgen sample``, notebook 11_play)."""
     from music21 import corpus
 
     prefer = {".mxl": 0, ".xml": 1, ".musicxml": 2, ".krn": 3}
@@ -223,10 +225,10 @@ def _chorale_files() -> list:
         found = [Path(p) for p in (found if isinstance(found, list) else [found])]
         exact = [p for p in found if p.stem == n.rsplit("/", 1)[-1]] or found
         out.append((n, min(exact, key=lambda p: prefer.get(p.suffix, 9))))
-    return out
+    return out if split is None else [(n, f) for n, f in out if split_of(n) == split]
 
 
-def _chorale_notes(path: Path, ticks_per_beat: int = 480) -> NoteList:
+def chorale_notes(path: Path, ticks_per_beat: int = 480) -> NoteList:
     """Notes of a music21 corpus file (ties merged, repeats not expanded)."""
     from music21 import converter
 
