@@ -43,7 +43,8 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                               description="Negative log-likelihood in nats per time step (averaged "
                               "over all steps of the split) and expected frame accuracy, as in "
                               "Boulanger-Lewandowski et al. 2012.")
-    p.add_argument("--checkpoint", required=True, help="folder with config.json and model.pt")
+    p.add_argument("--checkpoint", required=True, help="folder with config.json and model.pt, or "
+                   "a thesis-model folder with generator/ and decoder/ runs")
     _data_args(p)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -162,7 +163,12 @@ def run_evaluate(args) -> int:
             torch.set_num_threads(args.threads)
         from .distributed import local_device
 
-        model, cfg = load_trained(args.checkpoint)
+        if (Path(args.checkpoint) / "generator").is_dir() and (Path(args.checkpoint) / "decoder").is_dir():
+            from .models.thesis_seq import ThesisPair  # the whole thesis model over 88 keys
+
+            model, cfg = ThesisPair.load(args.checkpoint), {"model": "thesis + thesis-decoder"}
+        else:
+            model, cfg = load_trained(args.checkpoint)
         model.to(local_device(args.device))
         ds, _ = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
         res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,

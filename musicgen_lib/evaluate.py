@@ -58,17 +58,22 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
             s = model.frame_stats(x, mask, n_samples)
             stats.tp, stats.fp, stats.fn = stats.tp + s.tp, stats.fp + s.fp, stats.fn + s.fn
     nll = torch.cat(per_step)
+    impossible = int(torch.isinf(nll).sum())  # steps the model cannot produce at all
+    nll = nll[torch.isfinite(nll)]
     n = len(nll)
     out = {"nll_per_step": float(nll.mean()),
            "nll_std_err": float(nll.std() / math.sqrt(n)) if n > 1 else 0.0,
            "frame_accuracy": stats.tp / (stats.tp + stats.fp + stats.fn) if accuracy else None,
            "steps": n, "method": model.method, "pieces": len(rolls)}
-    if model.method == "AIS":
-        cfg = model.cfg
+    if impossible:  # reported, never silently dropped: the NLL above is over the other steps
+        out["impossible_steps"] = impossible
+    if model.method != "exact":
         # independent estimates per step average out; one shared log Z does not
         std = math.sqrt(var_sum / n) if model.shared_partition else math.sqrt(var_sum) / n
-        out.update(estimator_std=std,
-                   ais_chains=ais_chains or cfg.ais_chains, ais_betas=ais_betas or cfg.ais_betas)
+        out["estimator_std"] = std
+    if model.method == "AIS":
+        cfg = model.cfg
+        out.update(ais_chains=ais_chains or cfg.ais_chains, ais_betas=ais_betas or cfg.ais_betas)
     return out
 
 

@@ -50,6 +50,7 @@ class TrainConfig:
     grad_clip: float = 1.0      # max global gradient norm (0: off)
     max_steps: int = 5000
     max_len: int = 0            # crop pieces to a random window of this many steps (0: whole)
+    crop_align: int = 1         # windows start at multiples of this (a bar, so time inputs keep the metre)
     transpose: int = 0          # augmentation: shift each batch by k in [-transpose, transpose]
     valid_every: int = 200      # steps between validations and checkpoints (make max_steps a multiple)
     patience: int = 10          # stop after this many validations without improvement
@@ -320,7 +321,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         idx = order[st["pos"]:st["pos"] + cfg.batch_size]
         rolls = [train_rolls[i] for i in idx]
         if cfg.max_len:
-            rolls = [_crop(r, cfg.max_len) for r in rolls]
+            rolls = [_crop(r, cfg.max_len, cfg.crop_align) for r in rolls]
         if ddp:  # this rank's share of the global batch, weighted by its share of the steps
             mine = dist.shard(rolls)
             weight = dist.loss_weight(sum(map(len, mine)), sum(map(len, rolls)))
@@ -373,9 +374,10 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     return TrainResult(st["step"], st["best_valid"], st["best_step"], st["finished"], st["history"])
 
 
-def _crop(r: np.ndarray, n: int) -> np.ndarray:
-    """A random window of n steps (the whole piece if shorter); uses numpy's global RNG."""
+def _crop(r: np.ndarray, n: int, align: int = 1) -> np.ndarray:
+    """A random window of n steps starting at a multiple of `align` (the whole piece if
+    shorter); uses numpy's global RNG."""
     if len(r) <= n:
         return r
-    a = np.random.randint(0, len(r) - n + 1)
+    a = np.random.randint(0, (len(r) - n) // align + 1) * align
     return r[a:a + n]

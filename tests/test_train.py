@@ -55,6 +55,16 @@ def test_pad_batch_and_epoch_order():
     assert transpose_batch(transpose_batch(x, -3), 3)[0, 0, 3:].sum() == 85
 
 
+def test_crops_start_on_the_alignment_grid():
+    from musicgen_lib.train import _crop
+
+    r = np.arange(1000)[:, None].repeat(88, 1)
+    np.random.seed(0)
+    starts = {int(_crop(r, 100, 64)[0, 0]) for _ in range(200)}
+    assert all(s % 64 == 0 for s in starts) and len(starts) > 5 and max(starts) <= 900
+    assert len(_crop(r[:50], 100, 64)) == 50
+
+
 def test_train_config_errors():
     assert make_train_config({"lr": 1}).lr == 1.0
     with pytest.raises(Exception, match="unknown training option"):

@@ -9,6 +9,7 @@ second LSTM predicts velocities (MSE on sounding keys).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,12 @@ class DecoderConfig:
     class_origin: int = 0  # 0: class 0 is C; 9: class 0 is A (the author's weights)
     keep_classes: bool = True  # a class the generator chose always gets at least one key
     semantics: str = "onset"  # piano-roll semantics of the frames
+    validation: str = "ais"  # early stopping on: "ais" (the likelihood, cheap AIS) or
+    #                          "reconstruction" (one Gibbs sweep's cross-entropy, a proxy)
+    ais_chains: int = 50  # AIS effort for log Z_t in evaluation (notebook 03: enough on 88 keys)
+    ais_betas: int = 500
+    valid_ais_chains: int = 10  # ... and in validation (optimistic, but alike for every checkpoint)
+    valid_ais_betas: int = 100
 
 
 class OctaveDecoder(nn.Module):
@@ -78,6 +85,38 @@ class OctaveDecoder(nn.Module):
         (B, T, 12), (B, T, 88) -> bv (B, T, 88), bh (B, T, 36)."""
         out, _ = self.decoder_lstm(self._input(x_next, y_prev))  # (B, T, H)
         return self.v_bias_linear(out), self.h_bias_linear(out)
+
+    def log_prob(self, x_next, y_prev, y, chains: int = 50, betas: int = 500, generator=None,
+                 chunk: int = 512):
+        """log p(y | x_next, y_prev) of every frame under the masked RBM, with log Z_t by AIS.
+
+        (B, T, 12), (B, T, 88), (B, T, 88) -> log p (B, T), variance of each AIS estimate
+        (B, T). Keys outside the octave mask get a visible bias of -30 (probability ~1e-13)
+        instead of being removed, so one W serves every step; a frame with no pitch class
+        has log Z = sum softplus(bh) exactly. The RBM's support also holds frames that give
+        a chosen class no key, so p(y | x) is a lower bound on what the sampler (which then
+        adds the likeliest key) assigns: the NLL is an upper bound, apart from AIS's own
+        optimism (E log Z_hat <= log Z).
+        """
+        from .rbm import log_partition_ais, meanfield_logits
+
+        bv, bh = self.biases(x_next, y_prev)
+        mask = self.mask(x_next) > 0
+        bv = torch.where(mask, bv, torch.full_like(bv, -30.0))
+        lz, var = torch.zeros(bv.shape[:-1]), torch.zeros(bv.shape[:-1])
+        empty = ~mask.any(-1)
+        lz[empty] = F.softplus(bh[empty]).sum(-1)
+        b, c, m = bv[~empty], bh[~empty], mask[~empty]
+        parts, vparts = [], []
+        for bi, ci, mi in zip(b.split(chunk), c.split(chunk), m.split(chunk)):
+            b0 = torch.where(mi, meanfield_logits(self.W, bi, ci), bi)
+            z, v = log_partition_ais(self.W, bi, ci, chains, betas, b0=b0, generator=generator)
+            parts.append(z), vparts.append(v)
+        if parts:
+            lz[~empty], var[~empty] = torch.cat(parts), torch.cat(vparts)
+        lp = -self.free_energy(y * mask, bv, bh) - lz
+        outside = (y * ~mask).sum(-1) > 0  # a key the mask forbids: impossible
+        return lp.masked_fill(outside, -math.inf), var
 
     # ---- training
     def forward(self, x_next, y_prev, y, generator=None):

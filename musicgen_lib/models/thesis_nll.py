@@ -44,7 +44,8 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     """Estimated log p(x) per sequence and per step.
 
     history (B, P, 12), x (B, T, 12) in our class order. Returns (log_p (B, T): each step's
-    log of the mean particle weight; possible (B, T) bool: frames the sampler can produce).
+    log of the mean particle weight; possible (B, T) bool: frames the sampler can produce;
+    var (B, T): each step's estimator variance by the delta method, var(w) / (K mean(w)^2)).
     Impossible frames contribute 0 and are skipped by the particles.
     """
     g = torch.Generator().manual_seed(seed)
@@ -62,6 +63,7 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     h = feats.new_zeros(V, 1, B * K, H)
     c = feats.new_zeros(V, 1, B * K, H)
     log_p = feats.new_zeros(B, T)
+    var = feats.new_zeros(B, T)
     rows = torch.arange(B * K)
     for t in range(T):
         tgt = target[:, t]
@@ -91,13 +93,15 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
         lw = log_w.view(B, K)
         log_p[:, t] = torch.logsumexp(lw, 1) - math.log(K)
         probs = torch.softmax(lw, 1)
+        var[:, t] = (probs * K).var(1) / K
         idx = torch.multinomial(probs, K, replacement=True, generator=g)  # (B, K)
         src = (idx + torch.arange(B)[:, None] * K).flatten()
         keep = ~ok  # an impossible frame: particles keep their old states, no resampling
         src = torch.where(keep, rows, src)
         h = torch.where(keep[None, None, :, None], h, h_new)[:, :, src]
         c = torch.where(keep[None, None, :, None], c, c_new)[:, :, src]
-    return log_p, possible.view(B, K, T)[:, 0]
+    ok = possible.view(B, K, T)[:, 0]
+    return log_p, ok, var * ok
 
 
 def nll_per_step(model, batches, particles: int = 16, runs: int = 3, seed: int = 0) -> NLLEstimate:
@@ -109,7 +113,7 @@ def nll_per_step(model, batches, particles: int = 16, runs: int = 3, seed: int =
     for r in range(runs):
         total, count, bad = 0.0, 0, 0
         for i, (history, x, start) in enumerate(batches):
-            lp, ok = log_likelihood(model, history, x, start, particles, seed + 1000 * r + i)
+            lp, ok, _ = log_likelihood(model, history, x, start, particles, seed + 1000 * r + i)
             total -= float(lp[ok].sum())
             count += int(ok.sum())
             bad += int((~ok).sum())

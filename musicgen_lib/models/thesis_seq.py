@@ -10,7 +10,9 @@ checkpoint is a folder with ``generator/`` and ``decoder/`` runs (see ``sample.p
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -83,8 +85,9 @@ class ThesisModel(SequenceModel):
             return -VoiceSampler.step_loss(p, target) * mask, torch.zeros_like(mask, dtype=x.dtype)
         from .thesis_nll import log_likelihood
 
-        lp, possible = log_likelihood(self.net, hist, frames, particles=particles)
-        return lp * mask * possible, torch.zeros_like(lp)
+        lp, possible, var = log_likelihood(self.net, hist, frames, particles=particles)
+        lp = lp.masked_fill(~possible, -math.inf)  # more pitch classes than voices: p = 0
+        return torch.where(mask, lp, torch.zeros_like(lp)), var * mask
 
     def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
         """Expected TP/FP/FN of the predicted pitch classes given the true past."""
@@ -102,10 +105,12 @@ class ThesisModel(SequenceModel):
 
 
 class ThesisDecoderModel(SequenceModel):
-    """The decoder. Its validation number is the cross-entropy of one Gibbs sweep's key
-    probabilities against the true keys (a reconstruction proxy, not a likelihood)."""
+    """The decoder: p(y_t | pitch classes of y_t, y_<t), log Z_t of each step's masked RBM
+    by AIS (``log_prob``). Early stopping uses cheap AIS, or with
+    ``validation="reconstruction"`` the cross-entropy of one Gibbs sweep's key probabilities
+    (a proxy, not a likelihood; the chorale checkpoint was selected on it)."""
 
-    method = "reconstruction cross-entropy of one Gibbs sweep (proxy, not a likelihood)"
+    method = "AIS per step over the octave-masked RBM (88 keys given their pitch classes)"
 
     def __init__(self, cfg: DecoderConfig = DecoderConfig()):
         super().__init__()
@@ -124,7 +129,24 @@ class ThesisDecoderModel(SequenceModel):
         loss = (diff * m).sum() / m.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach())}
 
-    def log_prob(self, x, mask, **_):
+    def _inputs(self, x):
+        """Teacher-forced decoder inputs for every frame: the frame's pitch classes and the
+        previous frame (silence before the first)."""
+        return compress(x), F.pad(x, (0, 0, 1, 0))[:, :-1]
+
+    def log_prob(self, x, mask, validation: bool = False, ais_chains=None, ais_betas=None, **_):
+        """(B, T) log p(y_t | pitch classes of y_t, y_<t) by AIS, and each estimate's
+        variance; ``validation`` with ``validation="reconstruction"``: the proxy instead."""
+        if validation and self.cfg.validation == "reconstruction":
+            return self._reconstruction(x, mask)
+        c = self.cfg
+        chains = ais_chains or (c.valid_ais_chains if validation else c.ais_chains)
+        betas = ais_betas or (c.valid_ais_betas if validation else c.ais_betas)
+        x12, y_prev = self._inputs(x)
+        lp, var = self.net.log_prob(x12, y_prev, x, chains, betas)
+        return lp * mask, var * mask
+
+    def _reconstruction(self, x, mask):
         x12 = compress(x)
         bv, bh = self.net.biases(x12[:, 1:], x[:, :-1])
         keys = self.net.mask(x12[:, 1:])
@@ -140,3 +162,62 @@ class ThesisDecoderModel(SequenceModel):
         keys = self.net.mask(x12[:, 1:])
         _, pv = self.net.gibbs(x[:, :-1] * keys, bv, bh, keys, self.cfg.gibbs_steps)
         return stats_from_probs(pv, x[:, 1:], mask[:, 1:])
+
+
+class ThesisPair(SequenceModel):
+    """The whole proposed model over 88 keys, for the likelihood table (notebook 08):
+    p(y_t | y_<t) = p(x_t | x_<t) p(y_t | x_t, y_<t) with x_t the pitch classes of y_t —
+    the generator's 12-dim probability by SMC over the voices' decisions, the decoder's by
+    AIS. Both halves are estimates: the SMC term is pessimistic in expectation, the AIS term
+    optimistic; their per-step variances add. Not trainable here: the halves are trained
+    separately (``thesis`` and ``thesis-decoder``). Load with :meth:`load` from a folder
+    holding ``generator/`` and ``decoder/`` runs."""
+
+    method = "SMC (12-dim generator) + AIS (octave decoder)"
+    accuracy_samples = 20
+
+    def __init__(self, generator: ThesisModel, decoder: ThesisDecoderModel):
+        super().__init__()
+        self.generator, self.decoder = generator, decoder
+        self.cfg = decoder.cfg  # evaluate() reads the AIS settings from here
+
+    @classmethod
+    def load(cls, folder) -> "ThesisPair":
+        from ..errors import CheckpointError
+        from ..train import load_trained
+
+        folder = Path(folder)
+        gen, dec = load_trained(folder / "generator")[0], load_trained(folder / "decoder")[0]
+        if not isinstance(gen, ThesisModel) or not isinstance(dec, ThesisDecoderModel):
+            raise CheckpointError(f"{folder}: generator/ and decoder/ must hold the models "
+                                  "'thesis' and 'thesis-decoder'")
+        if gen.cfg.semantics != dec.cfg.semantics:
+            raise CheckpointError(f"{folder}: the generator reads {gen.cfg.semantics} rolls, the "
+                                  f"decoder {dec.cfg.semantics} rolls")
+        return cls(gen, dec).eval()
+
+    def log_prob(self, x, mask, particles: int = 16, ais_chains=None, ais_betas=None, **_):
+        lg, vg = self.generator.log_prob(x, mask, particles=particles)
+        ld, vd = self.decoder.log_prob(x, mask, ais_chains=ais_chains, ais_betas=ais_betas)
+        return lg + ld, vg + vd
+
+    def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
+        """Expected TP/FP/FN over 88 keys: pitch classes drawn by the voices from the true
+        past, then lifted to keys by the decoder from the true previous frame."""
+        net, dec = self.generator.net, self.decoder.net
+        hist = x.new_zeros(x.shape[0], net.history_size, 12)
+        feats, _ = net.features(hist, compress(x))
+        B, T, _ = x.shape
+        flat = feats.reshape(B * T, -1)
+        y_prev = F.pad(x, (0, 0, 1, 0))[:, :-1]
+        probs = torch.zeros(B * T, x.shape[-1])
+        for _ in range(n_samples):
+            s, _, _ = net.sampler.step(flat, [None] * net.sampler.n_voices
+                                       if net.sampler.state_across == "time" else None)
+            x12 = s[..., net.from_model].reshape(B, T, 12)
+            # the decoder's biases depend on the classes drawn, so rerun its LSTM on them
+            bv, bh = dec.biases(x12, y_prev)
+            keys = dec.mask(x12)
+            y, _ = dec.gibbs(y_prev * keys, bv, bh, keys, dec.config.gibbs_steps)
+            probs += y.reshape(B * T, -1) / n_samples
+        return stats_from_probs(probs.reshape(B, T, -1), x, mask)
