@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .base import lstm_step
+
 THESIS_LAGS = (4, 8, 16, 32, 48, 64, 96, 128)
 
 
@@ -24,6 +26,7 @@ class HistoryReader(nn.Module):
         self.lags = tuple(int(h) for h in lags)
         self.read_lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
         self.read_linear = nn.Linear(hidden_size, len(self.lags))
+        self.register_buffer("lag_rows", self.max_lag - torch.tensor(self.lags), persistent=False)
 
     @property
     def max_lag(self) -> int:
@@ -48,8 +51,8 @@ class HistoryReader(nn.Module):
     def step(self, inp, history, state=None):
         """One step of generation. inp: (B, input_size); history: (B, P, F) with the newest
         frame last (history[:, -h] is x_{t-h}). Returns read (B, F), weights (B, L), state."""
-        out, state = self.read_lstm(inp[:, None], state)
-        weights = torch.softmax(self.read_linear(out[:, 0]), dim=-1)  # (B, L)
-        past = torch.stack([history[:, -h] for h in self.lags], dim=1)  # (B, L, F)
-        read = torch.einsum("bl,blf->bf", weights, past.to(weights.dtype))
+        out, state = lstm_step(self.read_lstm, inp, state)
+        weights = torch.softmax(self.read_linear(out), dim=-1)  # (B, L)
+        past = history[:, -self.max_lag:][:, self.lag_rows]  # (B, L, F): x_{t - lags[k]}
+        read = torch.bmm(weights[:, None], past.to(weights.dtype))[:, 0]
         return read, weights, state

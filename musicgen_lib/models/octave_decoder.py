@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data.octave import KEY_CLASS
+from .base import lstm_step
 
 
 @dataclass
@@ -57,6 +58,8 @@ class OctaveDecoder(nn.Module):
             self.velocity_linear = nn.Linear(c.hidden_size, c.n_keys)
         # Frames come in our class order (0 = C); the LSTM reads them in the model's.
         self.register_buffer("key_class", torch.as_tensor(KEY_CLASS), persistent=False)
+        self.register_buffer("class_of_key", F.one_hot(self.key_class, c.n_classes).float(),
+                             persistent=False)  # (88, 12): y @ class_of_key counts keys per class
         self.register_buffer("to_model", (torch.arange(c.n_classes) + c.class_origin)
                              % c.n_classes, persistent=False)
 
@@ -150,25 +153,28 @@ class OctaveDecoder(nn.Module):
         """Run the LSTMs over real frames y (B, n, 88): step i reads [x_{i+1}, y_i].
         Returns the state for decoding frame n (the previous frame is y[:, -1])."""
         state = state or self.init_state()
-        x = (y @ torch.nn.functional.one_hot(self.key_class, 12).to(y.dtype)).clamp(max=1)
+        x = (y @ self.class_of_key.to(y.dtype)).clamp(max=1)
         inp = self._input(x[:, 1:], y[:, :-1])
         if inp.shape[1] == 0:
             return state
-        _, state["lstm"] = self.decoder_lstm(inp, state["lstm"])
+        # the step path keeps states as (h, c) of (B, H): drop the layer axis
+        _, (h, c) = self.decoder_lstm(inp, _layered(state["lstm"]))
+        state["lstm"] = (h[0], c[0])
         if self.config.velocity:
-            _, state["velocity"] = self.velocity_lstm(inp, state["velocity"])
+            _, (h, c) = self.velocity_lstm(inp, _layered(state["velocity"]))
+            state["velocity"] = (h[0], c[0])
         return state
 
     def step(self, x_next, y_prev, state, generator=None):
         """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
         in 0..127 (zeros without a velocity head), new state."""
-        inp = self._input(x_next, y_prev)[:, None]
-        out, lstm_state = self.decoder_lstm(inp, state["lstm"])
-        bv, bh = self.v_bias_linear(out[:, 0]), self.h_bias_linear(out[:, 0])
+        inp = self._input(x_next, y_prev)
+        out, lstm_state = lstm_step(self.decoder_lstm, inp, state["lstm"])
+        bv, bh = self.v_bias_linear(out), self.h_bias_linear(out)
         mask = self.mask(x_next)
         y, pv = self.gibbs(y_prev * mask, bv, bh, mask, self.config.gibbs_steps, generator)
         if self.config.keep_classes:  # a chosen class that got no key: take its likeliest key
-            missing = x_next * (1 - (y @ F.one_hot(self.key_class, 12).to(y.dtype)).clamp(max=1))
+            missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))
             if missing.any():
                 score = pv + 1e-6 * mask  # never pick a key outside the mask
                 for c in torch.nonzero(missing.sum(0)).flatten().tolist():
@@ -179,9 +185,14 @@ class OctaveDecoder(nn.Module):
         vel_state = state["velocity"]
         velocity = torch.zeros_like(y)
         if self.config.velocity:
-            vout, vel_state = self.velocity_lstm(inp, vel_state)
-            velocity = torch.sigmoid(self.velocity_linear(vout[:, 0])) * 127 * y
+            vout, vel_state = lstm_step(self.velocity_lstm, inp, vel_state)
+            velocity = torch.sigmoid(self.velocity_linear(vout)) * 127 * y
         return y, velocity, {"lstm": lstm_state, "velocity": vel_state}
+
+
+def _layered(state):
+    """(h, c) of (B, H) -> of (1, B, H), as a full-sequence nn.LSTM call takes them."""
+    return None if state is None else (state[0][None], state[1][None])
 
 
 def load_author_decoder(path) -> OctaveDecoder:

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from .base import lstm_step
 from .history_reader import THESIS_LAGS, HistoryReader
 from .voice_sampler import VoiceSampler
 
@@ -104,6 +105,8 @@ class ThesisGenerator(nn.Module):
         perm = (torch.arange(c.n_classes) + c.class_origin) % c.n_classes
         self.register_buffer("to_model", perm, persistent=False)  # ours[perm] -> model order
         self.register_buffer("from_model", torch.argsort(perm), persistent=False)
+        self.register_buffer("time_codes", self.time_input(torch.arange(2 ** c.time_bits)),
+                             persistent=False)  # (64, 6): the time input of every counter value
 
     @property
     def history_size(self) -> int:
@@ -165,14 +168,14 @@ class ThesisGenerator(nn.Module):
     def _main_step(self, state):
         c = self.config
         t = state["t"] - int(c.time_of_input)
-        inp = torch.cat([state["history"][:, -1],
-                         self.time_input(t % (2 ** c.time_bits))], -1)  # (B, 18)
-        local, state["local"] = self.local_lstm(inp[:, None], state["local"])
+        inp = torch.cat([state["history"][:, -1], self.time_codes[t % (2 ** c.time_bits)]],
+                        -1)  # (B, 18)
+        local, state["local"] = lstm_step(self.local_lstm, inp, state["local"])
         read, attention, state["reader"] = self.history_reader.step(inp, state["history"],
                                                                      state["reader"])
-        agg, state["aggregation"] = self.aggregation_lstm(
-            torch.cat([local[:, 0], read], -1)[:, None], state["aggregation"])
-        return agg[:, 0], attention
+        agg, state["aggregation"] = lstm_step(self.aggregation_lstm, torch.cat([local, read], -1),
+                                              state["aggregation"])
+        return agg, attention
 
     def _push(self, state, frame_model_order):
         state["history"] = torch.cat([state["history"][:, 1:], frame_model_order[:, None]], 1)

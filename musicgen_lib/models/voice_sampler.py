@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .base import lstm_step
+
 
 def pick(q, u):
     """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
@@ -128,7 +130,7 @@ class VoiceSampler(nn.Module):
         """Generation state: one LSTM state per voice (``time``) or none (``voices``)."""
         if self.state_across == "voices":
             return None
-        z = torch.zeros(1, batch, self.lstm.hidden_size, device=device)
+        z = torch.zeros(batch, self.lstm.hidden_size, device=device)
         return [(z, z) for _ in range(self.n_voices)]
 
     def step(self, features, state, temperature: float = 1.0, generator=None, target=None):
@@ -137,26 +139,31 @@ class VoiceSampler(nn.Module):
 
         With ``target`` (B, 12) the step is teacher-forced as in training (the decided note
         is sampled, its value taken from ``target``), which is how a real prime is read.
+        Lean on purpose — generation at batch 1 is bound by the number of tensor operations.
         """
         B, N = features.shape[0], self.n_notes
-        play = features.new_zeros(B, N)
-        ban = features.new_zeros(B, N)
+        pb = features.new_zeros(B, 2 * N)  # [play (12), ban (12)]: the voices' other input
+        ones = features.new_ones(B)
         qs, choices, new_state, chain = [], [], [], None
         for v in range(self.n_voices):
-            inp = torch.cat([features, play, ban], dim=-1)[:, None]
+            inp = torch.cat([features, pb], dim=-1)
             if self.state_across == "time":
-                out, s = self.lstm(inp, state[v])
+                out, s = lstm_step(self.lstm, inp, state[v])
                 new_state.append(s)
             else:
-                out, chain = self.lstm(inp, chain)
-            q = self.decision_probs(out[:, 0], play, ban, temperature)
+                out, chain = lstm_step(self.lstm, inp, chain)
+            q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
             idx = pick(q, torch.rand(B, generator=generator))  # (B,)
-            note = self._note(idx, features.dtype)
-            value = (idx < N).to(features.dtype)[:, None] if target is None else target
-            play = play + note * value
-            if self.alphabet == "play-ban":
-                ban = ban + note * (1 - value)
+            if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
+                note = idx % N
+                sounds = (idx < N) if target is None else target.gather(1, note[:, None])[:, 0] > 0
+                col, add = note + N * (~sounds).long(), ones
+            else:  # note-pause: only a note that sounds is recorded
+                col = idx.clamp(max=N - 1)
+                sounds = (idx < N) if target is None else (idx < N) & (target.gather(1, col[:, None])[:, 0] > 0)
+                add = sounds.to(pb.dtype)
+            pb.scatter_add_(1, col[:, None], add[:, None])
             qs.append(q)
             choices.append(idx)
-        return play, (new_state if self.state_across == "time" else None), \
+        return pb[:, :N], (new_state if self.state_across == "time" else None), \
             {"q": torch.stack(qs), "choices": torch.stack(choices)}
