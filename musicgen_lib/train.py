@@ -26,9 +26,7 @@ import dataclasses
 import io
 import json
 import math
-import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ import torch
 
 from . import distributed as dist
 from .errors import CheckpointError, MusicgenError
+from .files import atomic_torch_save, atomic_write_bytes
 from .models import registry
 
 
@@ -142,28 +141,6 @@ def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, f
 
 
 # ---------------------------------------------------------------- files
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then os.replace onto `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_torch_save(obj, path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
 
 def _write_logs(out: Path, history: list) -> None:
     cols = ["step", "epoch", "train_loss", "valid_nll", "lr", "time_s"]

@@ -126,6 +126,22 @@ def test_missing_file_and_directory(tmp_path):
         read_midi(tmp_path)
 
 
+def test_pipes_and_huge_files_are_refused_before_reading(tmp_path, monkeypatch):
+    import os
+
+    import musicgen_lib.data.midi as midi
+
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(MidiError, match="not a regular file"):  # opening it would hang
+        read_midi(fifo)
+    big = tmp_path / "big.mid"
+    big.write_bytes(b"MThd" + bytes(2000))
+    monkeypatch.setattr(midi, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(MidiError, match="too large"):
+        read_midi(big)
+
+
 def test_absurd_length_is_refused_without_allocating(tmp_path):
     notes = NoteList.from_arrays([0, 10 ** 9], [480, 10 ** 9 + 480], [60, 60])
     write_midi(notes, tmp_path / "long.mid")

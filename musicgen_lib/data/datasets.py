@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -37,6 +36,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DataError, MidiError
+from ..files import atomic_write
 from .filters import THESIS_FILTERS, rejection_reason
 from .midi import LOWEST_KEY, N_KEYS, NoteList, read_midi
 from .pianoroll import SEMANTICS, notes_to_roll
@@ -337,10 +337,8 @@ def _write_cache(file: Path, ds: Dataset) -> None:
             "skipped": [[k.file, k.reason] for k in ds.skipped]}
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, file)
+        atomic_write(file, lambda fh: np.savez_compressed(fh, meta=np.array(json.dumps(meta)),
+                                                          **arrays))
     except OSError:  # a read-only cache folder only costs speed
         pass
 

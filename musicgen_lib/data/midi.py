@@ -13,6 +13,7 @@ parser its header is checked here, so that a bad file gives one clear line
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MidiError
+from ..files import atomic_write
 
 #: Lowest and highest MIDI pitch of the 88 piano keys (A0, C8).
 LOWEST_KEY = 21
@@ -33,6 +35,8 @@ MAX_QUARTERS = 100_000
 #: a piano roll is built from every step of every note, so 88 keys held for ``MAX_QUARTERS``
 #: (a 600-byte file) took gigabytes. The longest piano-midi.de file has about 6 000.
 MAX_NOTE_QUARTERS = 1_000_000
+#: Files larger than this are refused before reading (the largest piano-midi.de file is 0.1 MB).
+MAX_FILE_BYTES = 64 * 2 ** 20
 
 
 @dataclass
@@ -120,6 +124,14 @@ def read_midi(path: str | os.PathLike) -> NoteList:
 
     path = Path(path)
     try:
+        st = path.stat()  # before opening: opening a named pipe would wait for a writer
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            raise MidiError(path, "not a regular file (a pipe or device?)")
+        if st.st_size > MAX_FILE_BYTES:
+            raise MidiError(path, f"too large for a MIDI file ({st.st_size / 2 ** 20:.0f} MB; "
+                            f"the limit is {MAX_FILE_BYTES // 2 ** 20} MB)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise MidiError(path, "no such file") from None
@@ -174,8 +186,4 @@ def write_midi(notes: NoteList, path: str | os.PathLike, tempo_bpm: float = 120.
                           notes.pitch.tolist(), notes.velocity.tolist()):
         track.notes.append(Note(s, e - s, p, v))
     score.tracks.append(track)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    score.dump_midi(str(tmp))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda fh: fh.write(score.dumps_midi()))

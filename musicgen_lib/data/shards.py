@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
@@ -36,6 +35,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..errors import DataError
+from ..files import atomic_write
 from .datasets import Piece, Skipped, _midi_files, _parse_one
 from .midi import N_KEYS
 from .pianoroll import SEMANTICS
@@ -91,26 +91,9 @@ def _parse_packed(job):
     return np.packbits(roll.astype(bool), axis=1), len(roll), None
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; shards are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _write_manifest(out: Path, manifest: dict) -> None:
     data = json.dumps(manifest, indent=1).encode()
-    _atomic_write(out / MANIFEST, lambda fh: fh.write(data))
+    atomic_write(out / MANIFEST, lambda fh: fh.write(data))
 
 
 def _read_manifest(out: Path) -> Optional[dict]:
@@ -226,7 +209,7 @@ def prepare(folder, out, *, steps_per_beat: int = 4, semantics: str = "sounding"
                 "names": np.array(names, dtype=str),
             }
             del packed
-            _atomic_write(out / name, lambda fh: np.savez_compressed(fh, **arrays))
+            atomic_write(out / name, lambda fh: np.savez_compressed(fh, **arrays))
             entries[i] = {"file": name, "inputs": inputs, "fingerprint": fp,
                           "pieces": names, "count": len(names), "steps": int(sum(lengths)),
                           "skipped": skipped}

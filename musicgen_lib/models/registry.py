@@ -102,7 +102,9 @@ def config_dict(model) -> dict:
 
 def save_config(path, model, **extra) -> None:
     """Write config_dict(model) (plus extra sections such as 'train', 'data') as JSON."""
-    Path(path).write_text(json.dumps({**config_dict(model), **extra}, indent=2) + "\n")
+    from ..files import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps({**config_dict(model), **extra}, indent=2) + "\n").encode())
 
 
 def load_config(path) -> dict:
