@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--steps", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--sampling-only", action="store_true", help="skip the training iteration")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -75,6 +76,12 @@ def main():
     def slow():
         per_step_loss(model, hist, x).backward()
 
+    if not args.sampling_only:
+        train_iteration(args, cfg, B, T, fast, slow)
+    sampling(cfg)
+
+
+def train_iteration(args, cfg, B, T, fast, slow):
     t_fast = timed(fast, 2)
     peak = matmul_gflops()
     flops = iteration_flops(cfg, B, T)
@@ -87,6 +94,9 @@ def main():
               f"faster (target >= 6x; the author's loop: 6.9 s)")
         print(f"  2400 iterations: {2400 * t_fast / 60:.0f} min (target <= 45 min)")
 
+
+
+def sampling(cfg):
     gen = ThesisGenerator(cfg).eval()
     dec = OctaveDecoder(DecoderConfig()).eval()
     prime = (torch.rand(16, 88) < 0.05).numpy()
