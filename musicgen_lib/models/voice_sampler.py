@@ -36,7 +36,8 @@ def pick(q, u):
     """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
     u (...). Explicit uniforms make the vectorised and per-step passes draw alike."""
     c = q.cumsum(-1)
-    return (c < (u * c[..., -1])[..., None]).sum(-1).clamp_(max=q.shape[-1] - 1)
+    # the number of cumulative sums below u * total (c never decreases)
+    return torch.searchsorted(c, (u * c[..., -1])[..., None])[..., 0].clamp_(max=q.shape[-1] - 1)
 
 
 class VoiceSampler(nn.Module):
@@ -57,7 +58,9 @@ class VoiceSampler(nn.Module):
 
     def decision_probs(self, out, play, ban, temperature: float = 1.0):
         """Masked softmax over the decisions: (..., H) -> (..., 24) or (..., 13)."""
-        logits = self.linear(out) / temperature
+        logits = self.linear(out)
+        if temperature != 1.0:
+            logits = logits / temperature
         decided = (play + ban) > 0
         if self.alphabet == "play-ban":
             masked = torch.cat([decided, decided], dim=-1)
