@@ -66,8 +66,9 @@ def _device_arg(p):
 
 
 def _data_args(p):
-    p.add_argument("--dataset", required=True, help="jsb, chorales, piano-midi-de or midi")
-    p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi)")
+    p.add_argument("--dataset", required=True, help="jsb, chorales, piano-midi-de, midi, or shards "
+                   "(a folder written by `musicgen data prepare`; training streams from it)")
+    p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi, shards)")
     p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")
     p.add_argument("--steps-per-beat", type=int, default=4, help="MIDI datasets: grid steps per beat")
 
@@ -76,6 +77,16 @@ def _load_data(args, semantics: str = "sounding"):
     """The dataset of the arguments, in the piano-roll semantics the model was built for."""
     from .data import load_dataset
 
+    if args.dataset == "shards":  # a folder from `musicgen data prepare`: streamed in training
+        from .data.shards import ShardedRolls
+
+        if not args.path:
+            raise MusicgenError("--dataset shards needs --path, the folder `musicgen data prepare` wrote")
+        train = ShardedRolls(args.path, "train")
+        if train.options["semantics"] != semantics:
+            raise MusicgenError(f"{args.path}: holds {train.options['semantics']} rolls, the model "
+                                f"reads {semantics} rolls; prepare the folder with --semantics {semantics}")
+        return _Shards(args.path, train), {"dataset": "shards", "path": args.path, **train.options}
     kw = {"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat}
     if semantics != "sounding":
         kw["semantics"] = semantics
@@ -83,6 +94,18 @@ def _load_data(args, semantics: str = "sounding"):
     info = {"dataset": args.dataset, "path": args.path, "semantics": semantics,
             **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
     return ds, info
+
+
+class _Shards:
+    """The splits of a prepared folder as load_dataset's pieces(split): train streamed."""
+
+    def __init__(self, path, train):
+        self.path, self.train = path, train
+
+    def pieces(self, split):
+        from .data.shards import ShardedRolls
+
+        return self.train if split == "train" else list(ShardedRolls(self.path, split))
 
 
 def _positive(name, v):

@@ -200,7 +200,9 @@ class TrainResult:
 def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: bool = False,
           overwrite: bool = False, data_info: dict | None = None, progress: bool = True,
           callback=None) -> TrainResult:
-    """Train `model` on `train_data` (pieces or (T, 88) arrays), validating on `valid_data`.
+    """Train `model` on `train_data` (pieces or (T, 88) arrays, or a lazy sequence of rolls with
+    an ``epoch_order(seed, epoch)`` method, such as data.shards.ShardedRolls, which is streamed
+    instead of loaded), validating on `valid_data` (held in memory).
 
     resume=True continues from out_dir/checkpoint.pt (exactly: same batches, same random
     numbers), or starts afresh if there is none; it is an error if the checkpoint's model
@@ -218,7 +220,10 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     for name in ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json"):
         for f in out.glob(f".{name}.*.tmp") if main else ():  # left by a run killed while writing `name`
             f.unlink(missing_ok=True)
-    train_rolls, valid_rolls = as_rolls(train_data), as_rolls(valid_data)
+    # a lazy sequence with its own epoch_order (data/shards.ShardedRolls) is streamed, not loaded
+    streamed = hasattr(train_data, "epoch_order")
+    train_rolls = train_data if streamed else as_rolls(train_data)
+    valid_rolls = as_rolls(valid_data)
     if not train_rolls or not valid_rolls:
         raise MusicgenError("training needs at least one non-empty piece in train and in valid")
     model_info = registry.config_dict(model)
@@ -294,7 +299,8 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         if st["step"] >= cfg.max_steps:
             st["finished"] = "max_steps"
             break
-        order = epoch_order(len(train_rolls), cfg.seed, st["epoch"])
+        order = (train_rolls.epoch_order(cfg.seed, st["epoch"]) if streamed
+                 else epoch_order(len(train_rolls), cfg.seed, st["epoch"]))
         idx = order[st["pos"]:st["pos"] + cfg.batch_size]
         rolls = [train_rolls[i] for i in idx]
         if cfg.max_len:

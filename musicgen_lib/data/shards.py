@@ -272,3 +272,67 @@ def load_shards(folder) -> list:
 def read_manifest(folder) -> dict:
     """The ``manifest.json`` of a prepared folder (options, shards, skipped files)."""
     return _manifest_or_error(folder)[1]
+
+
+class ShardedRolls:
+    """One split of a prepared folder as a lazy sequence of rolls: what training streams from.
+
+    ``len()`` is the number of pieces of the split (from the manifest, by
+    :func:`~musicgen_lib.data.split_of` on each name); ``rolls[i]`` is a ``(T, 88)`` uint8
+    roll, read from its shard, of which the last ``cache`` stay decoded. The training engine
+    asks :meth:`epoch_order` for its piece order: the shards in a random order, the pieces
+    shuffled within each — so consecutive batches touch one or two shards and memory stays
+    bounded by the shard size, whatever the size of the corpus.
+    """
+
+    def __init__(self, folder, split: Optional[str] = None, seed: int = 0, cache: int = 2):
+        from collections import OrderedDict
+
+        from .datasets import split_of
+
+        self.folder, manifest = _manifest_or_error(folder)
+        self.options = manifest["options"]
+        self.split = split
+        self._files = [e["file"] for e in manifest["shards"]]
+        self.index = [(s, j) for s, e in enumerate(manifest["shards"])
+                      for j, name in enumerate(e["pieces"])
+                      if split is None or split_of(name, seed) == split]
+        self.names = [manifest["shards"][s]["pieces"][j] for s, j in self.index]
+        self._cache, self._cache_size = OrderedDict(), max(1, cache)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        s, j = self.index[i]
+        rolls, offsets = self._shard(s)
+        return rolls[offsets[j]:offsets[j + 1]]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def _shard(self, s: int):
+        if s in self._cache:
+            self._cache.move_to_end(s)
+            return self._cache[s]
+        path = self.folder / self._files[s]
+        try:
+            with np.load(path) as z:
+                bits, offsets = z["bits"], z["offsets"]
+        except (OSError, ValueError, KeyError) as e:
+            raise DataError(f"{path}: unreadable shard ({' '.join(str(e).split())})") from None
+        self._cache[s] = (np.unpackbits(bits, axis=1, count=N_KEYS), offsets)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return self._cache[s]
+
+    def epoch_order(self, seed: int, epoch: int) -> list:
+        """Piece indices of an epoch, shuffled shard by shard; a function of (seed, epoch)."""
+        rng = np.random.default_rng([seed, epoch])
+        by_shard: dict = {}
+        for i, (s, _) in enumerate(self.index):
+            by_shard.setdefault(s, []).append(i)
+        order = []
+        for s in rng.permutation(sorted(by_shard)):
+            order += [by_shard[s][k] for k in rng.permutation(len(by_shard[s]))]
+        return order
