@@ -16,8 +16,10 @@ EXAMPLES = """examples:
   musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
   musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
   musicgen data prepare ../shared/datasets/piano-midi-de --out shards/piano-midi-de
+  musicgen train --model lstm --dataset shards --path shards/piano-midi-de --out runs/lstm
   musicgen train --model rnn-nade --dataset jsb --path ../shared/datasets/jsb-chorales --out runs/nade
   musicgen evaluate --checkpoint runs/nade --dataset jsb --path ../shared/datasets/jsb-chorales --json
+  musicgen evaluate --checkpoint checkpoints/thesis-jsb --dataset jsb --path ../shared/datasets/jsb-chorales
   musicgen sample --checkpoint ../shared/reference/thesis-2018 --prime-dataset chorales --out sample.mid
   musicgen render sample.mid --audio sample.mp3 --score sample.svg --roll sample.png
   musicgen analyze sample.mid --json

@@ -1,5 +1,6 @@
 """A folder of MIDI files -> compressed shards of piano rolls, prepared once, in parallel
-(``musicgen data prepare``), and read back one shard at a time.
+(``musicgen data prepare``), and read back one shard at a time — training streams from them
+(:class:`ShardedRolls`, ``musicgen train --dataset shards --path DIR``).
 
 Layout of the output folder::
 
