@@ -104,7 +104,7 @@ class SequenceModel(nn.Module):
 
         For models with a recurrence ``self.rnn``: it reads each frame, and
         :meth:`sample_frame` draws the next one from its summary."""
-        state, v = None, torch.zeros(batch, self.cfg.n_visible)
+        state, v = None, next(self.parameters()).new_zeros(batch, self.cfg.n_visible)
         if prime is not None:  # read the prime; v becomes its last frame
             _, state = self.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
             v = prime[:, -1]

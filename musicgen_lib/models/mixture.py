@@ -69,7 +69,8 @@ class Mixture(SequenceModel):
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, n_steps, 88): at every step each piece's frame comes from a random member."""
         K = len(self.members)
-        states, v = [None] * K, torch.zeros(batch, self.n_visible)
+        dev = next(self.parameters()).device
+        states, v = [None] * K, torch.zeros(batch, self.n_visible, device=dev)
         if prime is not None:
             for k, m in enumerate(self.members):
                 _, states[k] = m.rnn.rnn(torch.cat([v[:, None], prime[:, :-1]], 1))
@@ -80,8 +81,8 @@ class Mixture(SequenceModel):
             for k, m in enumerate(self.members):
                 u, states[k] = m.rnn.step(v, states[k])
                 us.append(u)
-            pick = torch.randint(K, (batch,))
-            v = torch.zeros(batch, self.n_visible)
+            pick = torch.randint(K, (batch,)).to(dev)  # drawn on the CPU: the same stream anywhere
+            v = torch.zeros(batch, self.n_visible, device=dev)
             for k, m in enumerate(self.members):
                 rows = pick == k
                 if rows.any():

@@ -106,7 +106,7 @@ class OctaveDecoder(nn.Module):
         bv, bh = self.biases(x_next, y_prev)
         mask = self.mask(x_next) > 0
         bv = torch.where(mask, bv, torch.full_like(bv, -30.0))
-        lz, var = torch.zeros(bv.shape[:-1]), torch.zeros(bv.shape[:-1])
+        lz, var = bv.new_zeros(bv.shape[:-1]), bv.new_zeros(bv.shape[:-1])
         empty = ~mask.any(-1)
         lz[empty] = F.softplus(bh[empty]).sum(-1)
         b, c, m = bv[~empty], bh[~empty], mask[~empty]

@@ -69,10 +69,10 @@ def cd_loss(v: torch.Tensor, W, b, c, k: int = 1, weight: torch.Tensor | None = 
     return (diff * weight).sum() / weight.sum()
 
 
-def all_binary(n: int, dtype=torch.float32) -> torch.Tensor:
+def all_binary(n: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """All 2^n binary vectors as rows: (2^n, n)."""
-    idx = torch.arange(2 ** n)
-    return ((idx[:, None] >> torch.arange(n)) & 1).to(dtype)
+    idx = torch.arange(2 ** n, device=device)
+    return ((idx[:, None] >> torch.arange(n, device=device)) & 1).to(dtype)
 
 
 def log_partition_exact(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -84,9 +84,9 @@ def log_partition_exact(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> to
     if min(H, V) > 24:
         raise ValueError(f"exact log Z needs a layer of at most 24 units, got {H} hidden and {V} visible")
     if H <= V:   # enumerate hidden states: reuse free_energy with the roles of v and h swapped
-        states, Wt, x_bias, y_bias = all_binary(H, W.dtype), W.T, c, b
+        states, Wt, x_bias, y_bias = all_binary(H, W.dtype, W.device), W.T, c, b
     else:
-        states, Wt, x_bias, y_bias = all_binary(V, W.dtype), W, b, c
+        states, Wt, x_bias, y_bias = all_binary(V, W.dtype, W.device), W, b, c
     batch = x_bias.shape[:-1]
     xb = x_bias.reshape(-1, 1, x_bias.shape[-1])  # (N, 1, n_enum)
     yb = y_bias.reshape(-1, 1, y_bias.shape[-1])  # (N, 1, n_other)
@@ -139,10 +139,10 @@ def log_partition_ais(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, n_chain
     N = c.shape[0]
 
     def bernoulli(p):
-        return (torch.rand(p.shape, generator=generator, dtype=p.dtype) < p).to(p.dtype)
+        return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype)
 
     v = bernoulli(torch.sigmoid(b0).expand(N, n_chains, V))  # (N, M, V) exact base samples
-    log_w = torch.zeros(N, n_chains, dtype=W.dtype)
+    log_w = torch.zeros(N, n_chains, dtype=W.dtype, device=W.device)
     for k in range(1, len(betas)):
         bk, bp = betas[k], betas[k - 1]
         a = c + v @ W.T  # (N, M, H)
@@ -199,7 +199,7 @@ class RBM(SequenceModel):
         key = (chains, betas, *(p._version for p in self.parameters()), *(p.data_ptr() for p in self.parameters()))
         if getattr(self, "_log_z_key", None) != key:
             if self.method == "exact":
-                val = log_partition_exact(self.W, self.b, self.c), torch.zeros(())
+                val = log_partition_exact(self.W, self.b, self.c), self.W.new_zeros(())
             else:
                 val = log_partition_ais(self.W, self.b, self.c, chains or self.cfg.ais_chains,
                                         betas or self.cfg.ais_betas)
@@ -216,13 +216,13 @@ class RBM(SequenceModel):
 
     @torch.no_grad()
     def frame_stats(self, x, mask, n_samples=100) -> StepStats:
-        v0 = torch.zeros(n_samples, self.cfg.n_visible)
+        v0 = self.W.new_zeros(n_samples, self.cfg.n_visible)
         s = gibbs(v0, self.W, self.b, self.c, self.cfg.gibbs_eval)  # (S, V), same for every step
         return stats_from_samples(s[:, None, None, :].expand(-1, *x.shape), x, mask)
 
     @torch.no_grad()
     def generate(self, n_steps, batch=1, prime=None):
-        v = torch.zeros(batch * n_steps, self.cfg.n_visible)
+        v = self.W.new_zeros(batch * n_steps, self.cfg.n_visible)
         return gibbs(v, self.W, self.b, self.c, self.cfg.gibbs_eval).reshape(batch, n_steps, -1)
 
 

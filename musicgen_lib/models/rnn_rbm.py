@@ -69,12 +69,12 @@ class RNNRBM(SequenceModel):
         lz, var = [], []
         for bi, ci in zip(b.split(chunk), c.split(chunk)):  # bound memory: chunk x chains x 88
             if self.method == "exact":
-                lz.append(log_partition_exact(self.W, bi, ci)), var.append(torch.zeros(len(bi)))
+                lz.append(log_partition_exact(self.W, bi, ci)), var.append(bi.new_zeros(len(bi)))
             else:
                 z, s = log_partition_ais(self.W, bi, ci, chains, betas)
                 lz.append(z), var.append(s)
-        lp = torch.zeros(mask.shape, dtype=x.dtype)
-        lv = torch.zeros(mask.shape, dtype=x.dtype)
+        lp = x.new_zeros(mask.shape)
+        lv = x.new_zeros(mask.shape)
         lp[mask] = -free_energy(v, self.W, b, c) - torch.cat(lz)
         lv[mask] = torch.cat(var)
         return lp, lv
@@ -83,11 +83,11 @@ class RNNRBM(SequenceModel):
     def frame_stats(self, x, mask, n_samples=100) -> StepStats:
         b, c = self.biases(x)
         b, c = b[mask], c[mask]  # (N, .)
-        v0 = torch.zeros(n_samples, *b.shape)
+        v0 = b.new_zeros(n_samples, *b.shape)
         s = gibbs(v0, self.W, b, c, self.cfg.gibbs_eval)  # (S, N, 88), chains of all positions at once
         return stats_from_samples(s[:, None], x[mask][None], mask[mask][None])
 
     @torch.no_grad()
     def sample_frame(self, u):
-        v0 = torch.zeros(u.shape[0], self.cfg.n_visible)
+        v0 = u.new_zeros(u.shape[0], self.cfg.n_visible)
         return gibbs(v0, self.W, self.to_b(u), self.to_c(u), self.cfg.gibbs_eval)

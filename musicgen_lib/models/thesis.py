@@ -161,7 +161,8 @@ class ThesisGenerator(nn.Module):
         buf = history.float()[:, -P:][..., self.to_model]
         if buf.shape[1] < P:
             buf = torch.cat([buf.new_zeros(B, P - buf.shape[1], buf.shape[2]), buf], 1)
-        t = torch.zeros(B, dtype=torch.long) if start is None else start.clone().long()
+        t = (torch.zeros(B, dtype=torch.long, device=history.device) if start is None
+             else start.clone().long().to(history.device))
         return {"history": buf, "t": t, "local": None, "reader": None, "aggregation": None,
                 "voices": self.sampler.init_state(B)}
 

@@ -48,7 +48,7 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     var (B, T): each step's estimator variance by the delta method, var(w) / (K mean(w)^2)).
     Impossible frames contribute 0 and are skipped by the particles.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=x.device).manual_seed(seed)
     s = model.sampler
     if s.alphabet != "play-ban":
         raise MusicgenError(f"the likelihood estimate needs the play/ban alphabet, not {s.alphabet!r}")
@@ -64,7 +64,7 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     c = feats.new_zeros(V, 1, B * K, H)
     log_p = feats.new_zeros(B, T)
     var = feats.new_zeros(B, T)
-    rows = torch.arange(B * K)
+    rows = torch.arange(B * K, device=x.device)
     for t in range(T):
         tgt = target[:, t]
         ok = possible[:, t]
@@ -95,7 +95,7 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
         probs = torch.softmax(lw, 1)
         var[:, t] = (probs * K).var(1) / K
         idx = torch.multinomial(probs, K, replacement=True, generator=g)  # (B, K)
-        src = (idx + torch.arange(B)[:, None] * K).flatten()
+        src = (idx + torch.arange(B, device=x.device)[:, None] * K).flatten()
         keep = ~ok  # an impossible frame: particles keep their old states, no resampling
         src = torch.where(keep, rows, src)
         h = torch.where(keep[None, None, :, None], h, h_new)[:, :, src]

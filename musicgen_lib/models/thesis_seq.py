@@ -96,7 +96,7 @@ class ThesisModel(SequenceModel):
         feats, _ = self.net.features(hist, frames)
         B, T, _ = frames.shape
         flat = feats.reshape(B * T, 1, -1)[:, 0]
-        probs = torch.zeros(B * T, 12)
+        probs = x.new_zeros(B * T, 12)
         for _ in range(n_samples):
             s, _, _ = self.net.sampler.step(flat, [None] * self.net.sampler.n_voices
                                             if self.net.sampler.state_across == "time" else None)
@@ -210,7 +210,7 @@ class ThesisPair(SequenceModel):
         B, T, _ = x.shape
         flat = feats.reshape(B * T, -1)
         y_prev = F.pad(x, (0, 0, 1, 0))[:, :-1]
-        probs = torch.zeros(B * T, x.shape[-1])
+        probs = x.new_zeros(B * T, x.shape[-1])
         for _ in range(n_samples):
             s, _, _ = net.sampler.step(flat, [None] * net.sampler.n_voices
                                        if net.sampler.state_across == "time" else None)

@@ -84,7 +84,7 @@ class VoiceSampler(nn.Module):
         """
         B, T, N = target.shape
         if noise is None:
-            noise = torch.rand(self.n_voices, B, T, generator=generator)
+            noise = torch.rand(self.n_voices, B, T, generator=generator, device=features.device)
         target = target.to(features.dtype)
         play = features.new_zeros(B, T, N)
         ban = features.new_zeros(B, T, N)
@@ -156,7 +156,7 @@ class VoiceSampler(nn.Module):
             else:
                 out, chain = lstm_step(self.lstm, inp, chain)
             q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
-            idx = pick(q, torch.rand(B, generator=generator))  # (B,)
+            idx = pick(q, torch.rand(B, generator=generator, device=q.device))  # (B,)
             if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
                 note = idx % N
                 sounds = (idx < N) if target is None else target.gather(1, note[:, None])[:, 0] > 0
