@@ -158,9 +158,12 @@ class VoiceSampler(nn.Module):
             q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
             idx = pick(q, torch.rand(B, generator=generator, device=q.device))  # (B,)
             if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
-                note = idx % N
-                sounds = (idx < N) if target is None else target.gather(1, note[:, None])[:, 0] > 0
-                col, add = note + N * (~sounds).long(), ones
+                if target is None:  # the decision is its own column
+                    col, add = idx, ones
+                else:
+                    note = idx % N
+                    sounds = target.gather(1, note[:, None])[:, 0] > 0
+                    col, add = note + N * (~sounds).long(), ones
             else:  # note-pause: only a note that sounds is recorded
                 col = idx.clamp(max=N - 1)
                 sounds = (idx < N) if target is None else (idx < N) & (target.gather(1, col[:, None])[:, 0] > 0)
