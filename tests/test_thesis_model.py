@@ -271,3 +271,18 @@ def test_note_pause_alphabet_of_the_ablation():
     assert s.decisions.max() <= 12 and s.decision_probs.shape == (1, 8, 5, 13)
     with pytest.raises(ValueError, match="alphabet"):
         ThesisGenerator(ThesisConfig(alphabet="notes"))
+
+
+def test_history_kept_repeats_the_authors_fragment_loop():
+    """history_kept=32: in training the model sees only the last 32 history frames, as the
+    author's loop left them; 0 (the default) shows all of them."""
+    from musicgen_lib.models import registry
+
+    x = (torch.rand(2, 200, 88, generator=torch.Generator().manual_seed(0)) < 0.05).float()
+    mask = torch.ones(2, 200, dtype=torch.bool)
+    cut, full = (registry.build("thesis", {"history": 128, "history_kept": k}) for k in (32, 0))
+    h_cut, frag, _ = cut._split(x, mask)
+    h_full, frag2, _ = full._split(x, mask)
+    assert h_cut.shape == h_full.shape == (2, 128, 12) and torch.equal(frag, frag2)
+    assert h_cut[:, :96].sum() == 0 and torch.equal(h_cut[:, 96:], h_full[:, 96:])
+    assert h_full[:, :96].sum() > 0

@@ -38,6 +38,8 @@ class ThesisModelConfig:
     history: int = 128  # frames at the start of each training window used as history only
     semantics: str = "onset"
     alphabet: str = "play-ban"  # "note-pause": the collapsing variant of thesis §6.4
+    history_kept: int = 0  # history frames the model is shown in training (0: all); 32 repeats
+    #                        the author's fragment loop, which zeroed the older ones
 
     def generator_config(self) -> ThesisConfig:
         return ThesisConfig(local_size=self.local_size, reader_size=self.reader_size,
@@ -63,6 +65,8 @@ class ThesisModel(SequenceModel):
         P, h = self.net.history_size, min(self.cfg.history, x.shape[1] - 1)
         hist = compress(x[:, :h])
         hist = F.pad(hist, (0, 0, max(0, P - h), 0))  # zeros before the window
+        if self.cfg.history_kept:
+            hist[:, :-self.cfg.history_kept] = 0
         return hist, compress(x[:, h:]), mask[:, h:]
 
     def training_loss(self, x, mask):
