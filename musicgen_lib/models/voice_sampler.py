@@ -29,7 +29,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import lstm_step
 
 
 def pick(q, u):
@@ -147,14 +146,19 @@ class VoiceSampler(nn.Module):
         B, N = features.shape[0], self.n_notes
         pb = features.new_zeros(B, 2 * N)  # [play (12), ban (12)]: the voices' other input
         ones = features.new_ones(B)
+        # The features' share of the input gates is the same for every voice: computed once
+        # and passed to the fused cell as its (B, 4H) input bias; the cell reads only pb.
+        w_ih, n_feat = self.lstm.weight_ih_l0, features.shape[-1]
+        base = F.linear(features, w_ih[:, :n_feat], self.lstm.bias_ih_l0)
+        w_pb, zero = w_ih[:, n_feat:], features.new_zeros(B, self.lstm.hidden_size)
         qs, choices, new_state, chain = [], [], [], None
         for v in range(self.n_voices):
-            inp = torch.cat([features, pb], dim=-1)
+            s = (state[v] if self.state_across == "time" else chain) or (zero, zero)
+            out, c = torch.lstm_cell(pb, s, w_pb, self.lstm.weight_hh_l0, base, self.lstm.bias_hh_l0)
             if self.state_across == "time":
-                out, s = lstm_step(self.lstm, inp, state[v])
-                new_state.append(s)
+                new_state.append((out, c))
             else:
-                out, chain = lstm_step(self.lstm, inp, chain)
+                chain = (out, c)
             q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
             idx = pick(q, torch.rand(B, generator=generator, device=q.device))  # (B,)
             if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
