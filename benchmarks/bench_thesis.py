@@ -97,8 +97,19 @@ def train_iteration(args, cfg, B, T, fast, slow):
 
 
 def sampling(cfg):
-    gen = ThesisGenerator(cfg).eval()
-    dec = OctaveDecoder(DecoderConfig()).eval()
+    # a trained model: how many classes the voices pick and the decoder must place (and
+    # rescue) changes the work per step, so random weights would time a different workload
+    from pathlib import Path
+
+    from musicgen_lib.sample import load_thesis_model
+
+    trained = Path(__file__).resolve().parents[1] / "checkpoints" / "thesis-piano"
+    if trained.is_dir():
+        gen, dec = load_thesis_model(trained)
+        print(f"sampling with {trained.name} (trained on piano-midi.de)")
+    else:
+        gen, dec = ThesisGenerator(cfg).eval(), OctaveDecoder(DecoderConfig()).eval()
+        print("sampling with random weights")
     prime = (torch.rand(16, 88) < 0.05).numpy()
     t1 = timed(lambda: generate(gen, dec, prime, steps=256))
     print(f"sampling, batch 1: {256 / t1:.0f} new steps/s (target >= 1500; the author: 243)")
