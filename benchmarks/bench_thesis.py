@@ -95,7 +95,6 @@ def train_iteration(args, cfg, B, T, fast, slow):
         print(f"  2400 iterations: {2400 * t_fast / 60:.0f} min (target <= 45 min)")
 
 
-
 def sampling(cfg):
     # a trained model: how many classes the voices pick and the decoder must place (and
     # rescue) changes the work per step, so random weights would time a different workload

@@ -252,15 +252,19 @@ def iter_shards(folder) -> Iterator[tuple]:
     """
     out, manifest = _manifest_or_error(folder)
     for entry in manifest["shards"]:
-        path = out / entry["file"]
-        try:
-            with np.load(path) as z:
-                bits, offsets, names = z["bits"], z["offsets"], z["names"]
-        except (OSError, ValueError, KeyError) as e:
-            raise DataError(f"{path}: unreadable shard ({' '.join(str(e).split())})") from None
-        rolls = np.unpackbits(bits, axis=1, count=N_KEYS)
+        rolls, offsets, names = _read_shard(out / entry["file"])
         for j, name in enumerate(names):
             yield str(name), rolls[offsets[j]:offsets[j + 1]]
+
+
+def _read_shard(path: Path) -> tuple:
+    """(rolls of the shard end to end (steps, 88) uint8, step offsets, names) of one shard."""
+    try:
+        with np.load(path) as z:
+            bits, offsets, names = z["bits"], z["offsets"], z["names"]
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(f"{path}: unreadable shard ({' '.join(str(e).split())})") from None
+    return np.unpackbits(bits, axis=1, count=N_KEYS), offsets, names
 
 
 def load_shards(folder) -> list:
@@ -316,13 +320,7 @@ class ShardedRolls:
         if s in self._cache:
             self._cache.move_to_end(s)
             return self._cache[s]
-        path = self.folder / self._files[s]
-        try:
-            with np.load(path) as z:
-                bits, offsets = z["bits"], z["offsets"]
-        except (OSError, ValueError, KeyError) as e:
-            raise DataError(f"{path}: unreadable shard ({' '.join(str(e).split())})") from None
-        self._cache[s] = (np.unpackbits(bits, axis=1, count=N_KEYS), offsets)
+        self._cache[s] = _read_shard(self.folder / self._files[s])[:2]
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return self._cache[s]

@@ -93,19 +93,22 @@ class ThesisModel(SequenceModel):
         lp = lp.masked_fill(~possible, -math.inf)  # more pitch classes than voices: p = 0
         return torch.where(mask, lp, torch.zeros_like(lp)), var * mask
 
+    def sampled_classes(self, x, n_samples: int):
+        """``n_samples`` draws (B, T, 12) of every step's pitch classes, in our order, by the
+        voices from the true past (zero history; the voices' states start afresh at every
+        position, so this predictor is close to, not exactly, the model's)."""
+        hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
+        feats, _ = self.net.features(hist, compress(x))
+        B, T, _ = feats.shape
+        flat = feats.reshape(B * T, -1)
+        for _ in range(n_samples):
+            s, _, _ = self.net.sampler.step(flat, self.net.sampler.init_state(B * T, x.device))
+            yield s[..., self.net.from_model].reshape(B, T, 12)
+
     def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
         """Expected TP/FP/FN of the predicted pitch classes given the true past."""
-        hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
-        frames = compress(x)
-        feats, _ = self.net.features(hist, frames)
-        B, T, _ = frames.shape
-        flat = feats.reshape(B * T, 1, -1)[:, 0]
-        probs = x.new_zeros(B * T, 12)
-        for _ in range(n_samples):
-            s, _, _ = self.net.sampler.step(flat, [None] * self.net.sampler.n_voices
-                                            if self.net.sampler.state_across == "time" else None)
-            probs += s[..., self.net.from_model] / n_samples
-        return stats_from_probs(probs.reshape(B, T, 12), frames, mask)
+        probs = sum(self.sampled_classes(x, n_samples)) / n_samples
+        return stats_from_probs(probs, compress(x), mask)
 
 
 class ThesisDecoderModel(SequenceModel):
@@ -150,22 +153,24 @@ class ThesisDecoderModel(SequenceModel):
         lp, var = self.net.log_prob(x12, y_prev, x, chains, betas)
         return lp * mask, var * mask
 
-    def _reconstruction(self, x, mask):
+    def _one_sweep(self, x):
+        """Key probabilities of frames 1.. after the Gibbs sweeps of generation, started from
+        the true previous frame, and the octave mask: (B, T-1, 88) each."""
         x12 = compress(x)
         bv, bh = self.net.biases(x12[:, 1:], x[:, :-1])
         keys = self.net.mask(x12[:, 1:])
         _, pv = self.net.gibbs(x[:, :-1] * keys, bv, bh, keys, self.cfg.gibbs_steps)
+        return pv, keys
+
+    def _reconstruction(self, x, mask):
+        pv, keys = self._one_sweep(x)
         pv = pv.clamp(1e-6, 1 - 1e-6)
         y = x[:, 1:]
         ll = ((y * pv.log() + (1 - y) * (1 - pv).log()) * keys).sum(-1)
         return F.pad(ll, (1, 0)) * mask, torch.zeros_like(mask, dtype=x.dtype)
 
     def frame_stats(self, x, mask, n_samples: int = 1) -> StepStats:
-        x12 = compress(x)
-        bv, bh = self.net.biases(x12[:, 1:], x[:, :-1])
-        keys = self.net.mask(x12[:, 1:])
-        _, pv = self.net.gibbs(x[:, :-1] * keys, bv, bh, keys, self.cfg.gibbs_steps)
-        return stats_from_probs(pv, x[:, 1:], mask[:, 1:])
+        return stats_from_probs(self._one_sweep(x)[0], x[:, 1:], mask[:, 1:])
 
 
 class ThesisPair(SequenceModel):
@@ -208,20 +213,13 @@ class ThesisPair(SequenceModel):
     def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
         """Expected TP/FP/FN over 88 keys: pitch classes drawn by the voices from the true
         past, then lifted to keys by the decoder from the true previous frame."""
-        net, dec = self.generator.net, self.decoder.net
-        hist = x.new_zeros(x.shape[0], net.history_size, 12)
-        feats, _ = net.features(hist, compress(x))
-        B, T, _ = x.shape
-        flat = feats.reshape(B * T, -1)
-        y_prev = F.pad(x, (0, 0, 1, 0))[:, :-1]
-        probs = x.new_zeros(B * T, x.shape[-1])
-        for _ in range(n_samples):
-            s, _, _ = net.sampler.step(flat, [None] * net.sampler.n_voices
-                                       if net.sampler.state_across == "time" else None)
-            x12 = s[..., net.from_model].reshape(B, T, 12)
+        dec = self.decoder.net
+        y_prev = self.decoder._inputs(x)[1]
+        probs = torch.zeros_like(x)
+        for x12 in self.generator.sampled_classes(x, n_samples):
             # the decoder's biases depend on the classes drawn, so rerun its LSTM on them
             bv, bh = dec.biases(x12, y_prev)
             keys = dec.mask(x12)
             y, _ = dec.gibbs(y_prev * keys, bv, bh, keys, dec.config.gibbs_steps)
-            probs += y.reshape(B * T, -1) / n_samples
-        return stats_from_probs(probs.reshape(B, T, -1), x, mask)
+            probs += y / n_samples
+        return stats_from_probs(probs, x, mask)

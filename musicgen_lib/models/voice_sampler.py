@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn import functional as F
 
 
-
 def pick(q, u):
     """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
     u (...). Explicit uniforms make the vectorised and per-step passes draw alike."""
@@ -162,12 +161,12 @@ class VoiceSampler(nn.Module):
             q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
             idx = pick(q, torch.rand(B, generator=generator, device=q.device))  # (B,)
             if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
+                add = ones
                 if target is None:  # the decision is its own column
-                    col, add = idx, ones
+                    col = idx
                 else:
                     note = idx % N
-                    sounds = target.gather(1, note[:, None])[:, 0] > 0
-                    col, add = note + N * (~sounds).long(), ones
+                    col = note + N * (target.gather(1, note[:, None])[:, 0] <= 0).long()
             else:  # note-pause: only a note that sounds is recorded
                 col = idx.clamp(max=N - 1)
                 sounds = (idx < N) if target is None else (idx < N) & (target.gather(1, col[:, None])[:, 0] > 0)
