@@ -69,8 +69,14 @@ def load_thesis_model(folder=DEFAULT_CHECKPOINT):
 
 
 def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: int = 256,
-             temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False) -> Sample:
+             temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False,
+             gibbs_steps: int | None = None) -> Sample:
     """Continue ``prime`` (B, n, 88) by ``steps`` new frames.
+
+    ``temperature`` divides the voices' logits; ``gibbs_steps`` is the decoder's number of
+    Gibbs sweeps per frame (default: its config's; one sweep from the previous frame, as in
+    the thesis, leaves the chain near its start — more sweeps sample the trained RBM more
+    faithfully; notebook 10 chooses the number on validation pieces).
 
     The generator reads the prime as in training (its history buffer gets the prime's frames,
     its LSTMs run over them); the decoder's LSTMs read the prime too, and its Gibbs chain
@@ -81,12 +87,14 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return _generate(generator, decoder, prime, steps, temperature, seed, start, progress)
+            return _generate(generator, decoder, prime, steps, temperature, seed, start, progress,
+                             gibbs_steps)
     finally:
         torch.set_num_threads(threads)
 
 
-def _generate(generator, decoder, prime, steps, temperature, seed, start, progress) -> Sample:
+def _generate(generator, decoder, prime, steps, temperature, seed, start, progress,
+              gibbs_steps) -> Sample:
     g = torch.Generator().manual_seed(seed)
     y_prime = torch.as_tensor(np.asarray(prime), dtype=torch.float32)
     if y_prime.ndim == 2:
@@ -108,7 +116,7 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
         it = tqdm(it, desc="sampling", unit="step")
     for _ in it:
         x, info = generator.step(state, temperature, generator=g)
-        y, vel, dstate = decoder.step(x, y_prev, dstate, generator=g)
+        y, vel, dstate = decoder.step(x, y_prev, dstate, generator=g, gibbs_steps=gibbs_steps)
         rolls.append(y)
         vels.append(vel)
         xs.append(x)

@@ -130,16 +130,21 @@ def test_author_weights_reproduce_his_loss(author_fragments):
 
 def _exact_log_p(model, hist, x):
     """log p(x) under the voice sampler by enumerating every consistent decision sequence
-    (tiny models only)."""
+    (tiny models only); with the model's fallback ε, also every choice of the steps whose
+    frame the uniform fallback made (the voices' states then stand still)."""
     feats, _ = model.features(hist, x)
-    s, T = model.sampler, x.shape[1]
+    s, T, eps = model.sampler, x.shape[1], model.config.fallback
     tgts = x[0].float()[:, model.to_model]
+
+    def frames_from(t, states):  # p(x_t.. | the voices' states before step t)
+        if t == T:
+            return 1.0
+        p = (1 - eps) * walk(t, 0, torch.zeros(12), torch.zeros(12), states)
+        return p + (eps / 4096 * frames_from(t + 1, states) if eps else 0.0)
 
     def walk(t, v, play, ban, states):
         if v == s.n_voices:
-            if not torch.equal(play, tgts[t]):
-                return 0.0
-            return 1.0 if t + 1 == T else walk(t + 1, 0, torch.zeros(12), torch.zeros(12), states)
+            return frames_from(t + 1, states) if torch.equal(play, tgts[t]) else 0.0
         out, st = s.lstm(torch.cat([feats[0, t], play, ban])[None, None], states[v])
         q = s.decision_probs(out[0], play[None], ban[None])[0]
         states = list(states)
@@ -155,7 +160,7 @@ def _exact_log_p(model, hist, x):
         return total
 
     with torch.no_grad():
-        return float(np.log(walk(0, 0, torch.zeros(12), torch.zeros(12), [None] * s.n_voices)))
+        return float(np.log(frames_from(0, [None] * s.n_voices)))
 
 
 def test_smc_likelihood_matches_exact_enumeration():
@@ -174,6 +179,34 @@ def test_smc_likelihood_matches_exact_enumeration():
     x[0, 1, [0, 2]] = 1
     est = nll_per_step(model, [(hist, x, None)], particles=8, runs=2)
     assert est.impossible_steps == 1 and est.steps == 2 and len(est.runs) == 2
+
+
+def test_fallback_gives_every_frame_probability_and_smc_matches_enumeration():
+    from musicgen_lib.models.thesis_nll import log_likelihood
+
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig(local_size=8, reader_size=8, aggregation_size=10,
+                                         voice_size=6, n_voices=2, lags=(1, 2), fallback=0.05))
+    hist = (torch.rand(1, 2, 12) < 0.3).float()
+    x = torch.zeros(1, 3, 12)
+    x[0, 0, 0] = x[0, 1, [4, 7, 0]] = x[0, 2, 9] = 1  # step 1: three classes, two voices
+    exact = _exact_log_p(model, hist, x)
+    runs = [log_likelihood(model, hist, x, particles=400, seed=k) for k in range(4)]
+    assert all(bool(ok.all()) for _, ok, _ in runs)
+    est = np.mean([lp.sum().item() for lp, _, _ in runs])
+    assert abs(est - exact) < 0.1, (est, exact)  # as above
+    # the impossible frame costs exactly the fallback's share: log(ε / 4096)
+    assert abs(runs[0][0][0, 1].item() - np.log(0.05 / 4096)) < 1e-4
+    # generation: a fallback row gets a uniform frame (up to 12 classes) and its voices'
+    # states stand still
+    model.config.fallback = 1.0
+    state = model.init_state(hist.expand(4, -1, -1))
+    state["voices"] = [(torch.randn(4, 6), torch.randn(4, 6)) for _ in range(2)]
+    before = [h.clone() for h, _ in state["voices"]]
+    g = torch.Generator().manual_seed(0)
+    frames = torch.stack([model.step(state, generator=g)[0] for _ in range(8)], 1)
+    assert frames.sum(-1).max() > 2
+    assert all(torch.equal(b, h) for b, (h, _) in zip(before, state["voices"]))
 
 
 def test_engine_trains_both_halves_and_sample_loads_them(tmp_path):

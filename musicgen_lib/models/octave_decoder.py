@@ -165,14 +165,16 @@ class OctaveDecoder(nn.Module):
             state["velocity"] = (h[0], c[0])
         return state
 
-    def step(self, x_next, y_prev, state, generator=None):
+    def step(self, x_next, y_prev, state, generator=None, gibbs_steps: int | None = None):
         """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
-        in 0..127 (zeros without a velocity head), new state."""
+        in 0..127 (zeros without a velocity head), new state. ``gibbs_steps``: sweeps of the
+        chain (default the config's; the thesis: one, started from the previous frame)."""
         inp = self._input(x_next, y_prev)
         out, lstm_state = lstm_step(self.decoder_lstm, inp, state["lstm"])
         bv, bh = self.v_bias_linear(out), self.h_bias_linear(out)
         mask = self.mask(x_next)
-        y, pv = self.gibbs(y_prev * mask, bv, bh, mask, self.config.gibbs_steps, generator)
+        y, pv = self.gibbs(y_prev * mask, bv, bh, mask, gibbs_steps or self.config.gibbs_steps,
+                           generator)
         if self.config.keep_classes:  # a chosen class that got no key: take its likeliest key
             missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))
             if missing.any():

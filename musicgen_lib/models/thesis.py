@@ -64,6 +64,10 @@ class ThesisConfig:
     time_from_piece: bool = True  # count from the piece's start, not the fragment's
     semantics: str = "onset"  # piano-roll semantics of the frames (the author's hold_mode)
     alphabet: str = "play-ban"  # the voices' decisions; "note-pause": the §6.4 ablation
+    fallback: float = 0.0  # probability that a frame is drawn uniformly from the 2**12 class
+    #                        sets instead of by the voices (whose states then stand still):
+    #                        not trained; it gives frames with more classes than voices a
+    #                        nonzero probability, at a cost of -log(1 - fallback) on the others
 
     @classmethod
     def faithful(cls, **kw) -> "ThesisConfig":
@@ -164,7 +168,7 @@ class ThesisGenerator(nn.Module):
         t = (torch.zeros(B, dtype=torch.long, device=history.device) if start is None
              else start.clone().long().to(history.device))
         return {"history": buf, "t": t, "local": None, "reader": None, "aggregation": None,
-                "voices": self.sampler.init_state(B)}
+                "voices": self.sampler.init_state(B, history.device)}
 
     def _main_step(self, state):
         c = self.config
@@ -199,8 +203,19 @@ class ThesisGenerator(nn.Module):
         """Sample the next frame: returns x (B, 12) in our class order, and info with the
         attention weights and the voices' distributions."""
         feats, attention = self._main_step(state)
-        x, state["voices"], info = self.sampler.step(feats, state["voices"], temperature,
-                                                     generator)
+        old = state["voices"]
+        x, state["voices"], info = self.sampler.step(feats, old, temperature, generator)
+        if self.config.fallback > 0:  # some rows' frames come from the uniform fallback
+            B, dev = x.shape[0], x.device
+            use = torch.rand(B, generator=generator, device=dev) < self.config.fallback
+            info["fallback"] = use
+            if use.any():
+                coin = torch.rand(B, self.config.n_classes, generator=generator, device=dev)
+                x = torch.where(use[:, None], (coin < 0.5).to(x.dtype), x)
+                if old is not None:  # the voices did not play these rows' frames
+                    keep = use[:, None]
+                    state["voices"] = [(torch.where(keep, h0, h1), torch.where(keep, c0, c1))
+                                       for (h0, c0), (h1, c1) in zip(old, state["voices"])]
         self._push(state, x)
         info["attention"] = attention
         return x[..., self.from_model], info

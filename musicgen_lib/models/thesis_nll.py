@@ -13,7 +13,11 @@ of that restriction. Resampling after every step keeps the weights balanced.
 ``log p_hat(x_1..T) = sum_t log mean_k w_t,k`` is an unbiased estimate of p in
 expectation, so its log is a stochastic *lower bound* on log p in expectation; the spread
 over independent runs is reported with it. Frames with more pitch classes than voices have
-probability 0 under the sampler; they are counted and left out.
+probability 0 under the sampler; they are counted and left out — unless the model has a
+``fallback`` ε (ThesisConfig): then each frame comes from the voices with probability 1 - ε
+or uniformly from the 4096 class sets with probability ε, the voices' states standing still.
+Each particle then also draws which of the two made the frame, in proportion to their
+shares of its weight ``(1 - ε) w + ε / 4096``, and every frame has nonzero probability.
 """
 from __future__ import annotations
 
@@ -46,7 +50,8 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     history (B, P, 12), x (B, T, 12) in our class order. Returns (log_p (B, T): each step's
     log of the mean particle weight; possible (B, T) bool: frames the sampler can produce;
     var (B, T): each step's estimator variance by the delta method, var(w) / (K mean(w)^2)).
-    Impossible frames contribute 0 and are skipped by the particles.
+    Impossible frames contribute 0 and are skipped by the particles; with the model's
+    ``fallback`` > 0 no frame is impossible (see the module's docstring).
     """
     g = torch.Generator(device=x.device).manual_seed(seed)
     s = model.sampler
@@ -59,6 +64,9 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     feats = feats.repeat_interleave(K, 0)  # (B*K, T, F)
     target = target.repeat_interleave(K, 0)
     possible = target.sum(-1) <= V  # (B*K, T)
+    eps = model.config.fallback
+    if eps > 0:  # log of the fallback's share of any frame's probability
+        log_fall = math.log(eps) - N * math.log(2.0)
     H = s.lstm.hidden_size
     h = feats.new_zeros(V, 1, B * K, H)
     c = feats.new_zeros(V, 1, B * K, H)
@@ -89,6 +97,12 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
             note = F.one_hot(d % N, N).to(tgt.dtype)
             is_play = (d < N).to(tgt.dtype)[:, None]
             play, ban = play + note * is_play, ban + note * (1 - is_play)
+        keep = ~ok  # an impossible frame: particles keep their old states, no resampling
+        if eps > 0:  # the mixture: which half made the frame is drawn per particle
+            log_v = torch.where(ok, log_w, torch.full_like(log_w, -math.inf)) + math.log1p(-eps)
+            log_w = torch.logaddexp(log_v, torch.full_like(log_w, log_fall))
+            u = torch.rand(B * K, generator=g, device=x.device)
+            keep = u >= (log_v - log_w).exp()  # the fallback: the voices' states stand still
         # the step's estimate, then resample the particles of each sequence by weight
         lw = log_w.view(B, K)
         log_p[:, t] = torch.logsumexp(lw, 1) - math.log(K)
@@ -96,11 +110,11 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
         var[:, t] = (probs * K).var(1) / K
         idx = torch.multinomial(probs, K, replacement=True, generator=g)  # (B, K)
         src = (idx + torch.arange(B, device=x.device)[:, None] * K).flatten()
-        keep = ~ok  # an impossible frame: particles keep their old states, no resampling
-        src = torch.where(keep, rows, src)
+        if eps == 0:
+            src = torch.where(keep, rows, src)
         h = torch.where(keep[None, None, :, None], h, h_new)[:, :, src]
         c = torch.where(keep[None, None, :, None], c, c_new)[:, :, src]
-    ok = possible.view(B, K, T)[:, 0]
+    ok = possible.view(B, K, T)[:, 0] | (eps > 0)
     return log_p, ok, var * ok
 
 

@@ -40,6 +40,8 @@ class ThesisModelConfig:
     alphabet: str = "play-ban"  # "note-pause": the collapsing variant of thesis §6.4
     history_kept: int = 0  # history frames the model is shown in training (0: all); 32 repeats
     #                        the author's fragment loop, which zeroed the older ones
+    fallback: float = 0.0  # share of frames drawn uniformly instead of by the voices
+    #                        (ThesisConfig.fallback; not trained, so it may be set afterwards)
 
     def generator_config(self) -> ThesisConfig:
         return ThesisConfig(local_size=self.local_size, reader_size=self.reader_size,
@@ -47,7 +49,7 @@ class ThesisModelConfig:
                             lags=tuple(int(h) for h in self.lags.split(",")),
                             voice_size=self.voice_size, n_voices=self.n_voices,
                             voice_state=self.voice_state, semantics=self.semantics,
-                            alphabet=self.alphabet)
+                            alphabet=self.alphabet, fallback=self.fallback)
 
 
 class ThesisModel(SequenceModel):
