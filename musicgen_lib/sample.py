@@ -121,10 +121,13 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
         vels.append(vel)
         xs.append(x)
         atts.append(info["attention"])
-        decs.append(to_ours[info["choices"]].t())  # (B, V)
-        qs.append(info["q"][..., order].transpose(0, 1))  # (B, V, 24 or 13)
+        decs.append(info["choices"])  # (V, B)
+        qs.append(info["q"])  # (V, B, 24 or 13)
         y_prev = y
     stack = lambda a: torch.stack(a, 1).numpy()  # noqa: E731
+    # reordered once at the end: per step, these small gathers cost as much as a voice
+    decisions = to_ours[torch.stack(decs, 2)].permute(1, 2, 0).numpy()  # (B, T, V)
+    probs = torch.stack(qs, 2)[..., order].permute(1, 2, 0, 3).numpy()  # (B, T, V, 24)
     return Sample(stack(rolls).astype(np.uint8), np.rint(stack(vels)).astype(np.uint8),
                   stack(xs).astype(np.uint8), stack(atts), generator.config.semantics,
-                  stack(decs), stack(qs))
+                  decisions, probs)

@@ -62,6 +62,12 @@ class OctaveDecoder(nn.Module):
                              persistent=False)  # (88, 12): y @ class_of_key counts keys per class
         self.register_buffer("to_model", (torch.arange(c.n_classes) + c.class_origin)
                              % c.n_classes, persistent=False)
+        # (12, 8): each class's keys in ascending order, padded with the index of a dummy
+        # column (n_keys) that never wins an argmax
+        per_class = [torch.nonzero(self.key_class == k).flatten() for k in range(c.n_classes)]
+        width = max(len(k) for k in per_class)
+        self.register_buffer("class_keys", torch.stack(
+            [F.pad(k, (0, width - len(k)), value=c.n_keys) for k in per_class]), persistent=False)
 
     def mask(self, x):
         """Octave mask (..., 12) -> (..., 88): the keys whose pitch class is on."""
@@ -176,14 +182,13 @@ class OctaveDecoder(nn.Module):
         y, pv = self.gibbs(y_prev * mask, bv, bh, mask, gibbs_steps or self.config.gibbs_steps,
                            generator)
         if self.config.keep_classes:  # a chosen class that got no key: take its likeliest key
-            missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))
+            missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))  # (B, 12)
             if missing.any():
-                score = pv + 1e-6 * mask  # never pick a key outside the mask
-                for c in torch.nonzero(missing.sum(0)).flatten().tolist():
-                    rows = missing[:, c] > 0
-                    keys = (self.key_class == c).nonzero().flatten()
-                    best = keys[score[rows][:, keys].argmax(-1)]
-                    y[rows.nonzero().flatten(), best] = 1
+                score = F.pad(pv + 1e-6 * mask, (0, 1), value=-1.0)  # never a key outside the mask
+                cand = self.class_keys.expand(y.shape[0], -1, -1)  # (B, 12, 8)
+                pick = score.gather(1, cand.flatten(1)).view_as(cand).argmax(-1, keepdim=True)
+                best = cand.gather(2, pick)[..., 0]  # (B, 12): each class's likeliest key
+                y.scatter_(1, best, torch.maximum(y.gather(1, best), missing))
         vel_state = state["velocity"]
         velocity = torch.zeros_like(y)
         if self.config.velocity:
