@@ -167,7 +167,11 @@ class ThesisGenerator(nn.Module):
             buf = torch.cat([buf.new_zeros(B, P - buf.shape[1], buf.shape[2]), buf], 1)
         t = (torch.zeros(B, dtype=torch.long, device=history.device) if start is None
              else start.clone().long().to(history.device))
-        return {"history": buf, "t": t, "local": None, "reader": None, "aggregation": None,
+        # the history lives twice in a ring of 2P frames, so that the last P frames are always
+        # one contiguous view: a step writes two frames instead of shifting all P
+        ring = torch.cat([buf, buf], 1).contiguous()
+        return {"history": ring[:, :P], "ring": ring, "pos": 0, "t": t, "local": None,
+                "reader": None, "aggregation": None,
                 "voices": self.sampler.init_state(B, history.device)}
 
     def _main_step(self, state):
@@ -183,7 +187,10 @@ class ThesisGenerator(nn.Module):
         return agg, attention
 
     def _push(self, state, frame_model_order):
-        state["history"] = torch.cat([state["history"][:, 1:], frame_model_order[:, None]], 1)
+        P, pos, ring = self.history_size, state["pos"], state["ring"]
+        ring[:, pos] = ring[:, pos + P] = frame_model_order  # over the oldest frame
+        state["pos"] = pos = (pos + 1) % P
+        state["history"] = ring[:, pos:pos + P]  # (B, P, 12), oldest first
         state["t"] = state["t"] + 1
 
     @torch.no_grad()

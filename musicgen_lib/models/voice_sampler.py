@@ -151,6 +151,8 @@ class VoiceSampler(nn.Module):
         base = F.linear(features, w_ih[:, :n_feat], self.lstm.bias_ih_l0)
         w_pb, zero = w_ih[:, n_feat:], features.new_zeros(B, self.lstm.hidden_size)
         qs, choices, new_state, chain = [], [], [], None
+        # one draw for all voices: the same numbers as one draw per voice, in fewer calls
+        u = torch.rand(self.n_voices, B, generator=generator, device=features.device)
         for v in range(self.n_voices):
             s = (state[v] if self.state_across == "time" else chain) or (zero, zero)
             out, c = torch.lstm_cell(pb, s, w_pb, self.lstm.weight_hh_l0, base, self.lstm.bias_hh_l0)
@@ -159,7 +161,7 @@ class VoiceSampler(nn.Module):
             else:
                 chain = (out, c)
             q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
-            idx = pick(q, torch.rand(B, generator=generator, device=q.device))  # (B,)
+            idx = pick(q, u[v])  # (B,)
             if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
                 add = ones
                 if target is None:  # the decision is its own column
