@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--sampling-only", action="store_true", help="skip the training iteration")
+    ap.add_argument("--bf16", action="store_true", help="also time the iteration under bfloat16 "
+                    "autocast (TrainConfig.bf16)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -73,15 +75,20 @@ def main():
         loss, _ = model(hist, x)
         loss.backward()
 
+    def fast_bf16():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model(hist, x)
+        loss.backward()
+
     def slow():
         per_step_loss(model, hist, x).backward()
 
     if not args.sampling_only:
-        train_iteration(args, cfg, B, T, fast, slow)
+        train_iteration(args, cfg, B, T, fast, slow, fast_bf16 if args.bf16 else None)
     sampling(cfg)
 
 
-def train_iteration(args, cfg, B, T, fast, slow):
+def train_iteration(args, cfg, B, T, fast, slow, fast_bf16=None):
     t_fast = timed(fast, 2)
     peak = matmul_gflops()
     flops = iteration_flops(cfg, B, T)
@@ -93,6 +100,14 @@ def train_iteration(args, cfg, B, T, fast, slow):
         print(f"  per-step reference: {t_slow:.2f} s -> vectorised is {t_slow / t_fast:.1f}x "
               f"faster (target >= 6x; the author's loop: 6.9 s)")
         print(f"  2400 iterations: {2400 * t_fast / 60:.0f} min (target <= 45 min)")
+        need = t_slow / 6
+        print(f"  6x the reference means {need:.2f} s: {flops / need / 1e9 / peak:.0%} of the fp32 "
+              "matmul peak for this iteration's FLOPs")
+    if fast_bf16 is not None:  # same process, right after the fp32 runs
+        t_bf = timed(fast_bf16, 2)
+        print(f"  bf16 autocast: {t_bf:.2f} s ({t_fast / t_bf:.2f}x the fp32 iteration"
+              + (f", {t_slow / t_bf:.1f}x the reference" if not args.skip_reference else "")
+              + f"); 2400 iterations: {2400 * t_bf / 60:.0f} min")
 
 
 def sampling(cfg):

@@ -57,6 +57,9 @@ class TrainConfig:
     lr_decay: float = 0.5
     min_lr: float = 1e-5
     max_minutes: float = 0.0    # stop (resumably) after this wall time (0: no limit)
+    bf16: bool = False          # forward pass under bfloat16 autocast: the LSTMs' matmuls in bf16
+    #                             (fast on CPUs with avx512_bf16/AMX and on GPUs); weights,
+    #                             optimizer, the voices' head and validation stay fp32
 
 
 def make_train_config(values: dict | None = None) -> TrainConfig:
@@ -315,12 +318,14 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         x, mask = x.to(dev), mask.to(dev)
         opt.zero_grad(set_to_none=True)
         if ddp:
-            with dist.private_rng(cfg.seed, st["step"]):
+            with dist.private_rng(cfg.seed, st["step"]), \
+                    torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss = ddp_loss(x, mask) * weight
                 loss.backward()
             loss = torch.tensor(dist.all_reduce_sum(loss.item()) / dist.world_size(), dtype=torch.float64)
         else:
-            loss, _ = model.training_loss(x, mask)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss, _ = model.training_loss(x, mask)
             loss.backward()
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -319,3 +319,40 @@ def test_history_kept_repeats_the_authors_fragment_loop():
     assert h_cut.shape == h_full.shape == (2, 128, 12) and torch.equal(frag, frag2)
     assert h_cut[:, :96].sum() == 0 and torch.equal(h_cut[:, 96:], h_full[:, 96:])
     assert h_full[:, :96].sum() > 0
+
+
+def test_bf16_autocast_training_matches_fp32_loss_and_trains(tmp_path):
+    from musicgen_lib.models import registry
+    from musicgen_lib.train import make_train_config, train
+
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig(local_size=16, reader_size=16, aggregation_size=20,
+                                         voice_size=16, lags=(4, 8)))
+    hist, x = (torch.rand(4, 8, 12) < 0.3).float(), (torch.rand(4, 32, 12) < 0.3).float()
+    noise = torch.rand(5, 4, 32)
+    ref, _ = model(hist, x, noise=noise)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, info = model(hist, x, noise=noise)
+    assert low.dtype == torch.float32 and info["q"].dtype == torch.float32  # head and loss in fp32
+    assert abs(low.item() - ref.item()) < 0.02 * ref.item()
+    low.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.sampler.parameters())
+    rng = np.random.default_rng(0)
+    pieces = [(rng.random((96, 88)) < 0.03).astype(np.uint8) for _ in range(5)]
+    cfg = make_train_config({"batch_size": 2, "max_len": 48, "valid_every": 2, "max_steps": 4,
+                             "bf16": True})
+    net = registry.build("thesis", {"local_size": 8, "reader_size": 8, "aggregation_size": 10,
+                                    "voice_size": 8, "lags": "4,8", "history": 16})
+    res = train(net, pieces[:4], pieces[4:], cfg, tmp_path, progress=False)
+    assert res.step == 4 and np.isfinite(res.best_valid)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    # the decoder: its LSTM in bf16, the RBM's free energies in fp32
+    dec = registry.build("thesis-decoder", {"hidden_size": 8, "rbm_hidden": 4})
+    y = torch.as_tensor(np.stack(pieces[:2])[:, :32]).float()
+    mask = torch.ones(2, 32, dtype=torch.bool)
+    torch.manual_seed(1)
+    ref, _ = dec.training_loss(y, mask)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, _ = dec.training_loss(y, mask)
+    assert low.dtype == torch.float32 and abs(low.item() - ref.item()) < 0.05 + 0.02 * abs(ref.item())

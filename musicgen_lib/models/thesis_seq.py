@@ -129,13 +129,15 @@ class ThesisDecoderModel(SequenceModel):
     def training_loss(self, x, mask):
         x12 = compress(x)
         m = mask[:, 1:]
-        bv, bh = self.net.biases(x12[:, 1:], x[:, :-1])
-        keys = self.net.mask(x12[:, 1:])
-        y = x[:, 1:]
-        with torch.no_grad():
-            neg, _ = self.net.gibbs(y, bv, bh, keys, self.cfg.cd_steps)
-        diff = self.net.free_energy(y, bv, bh) - self.net.free_energy(neg, bv, bh)
-        loss = (diff * m).sum() / m.sum().clamp(min=1)
+        bv, bh = self.net.biases(x12[:, 1:], x[:, :-1])  # the LSTM: bf16 under autocast
+        with torch.autocast(x.device.type, enabled=False):  # the RBM's energies in fp32
+            bv, bh = bv.float(), bh.float()
+            keys = self.net.mask(x12[:, 1:])
+            y = x[:, 1:]
+            with torch.no_grad():
+                neg, _ = self.net.gibbs(y, bv, bh, keys, self.cfg.cd_steps)
+            diff = self.net.free_energy(y, bv, bh) - self.net.free_energy(neg, bv, bh)
+            loss = (diff * m).sum() / m.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach())}
 
     def _inputs(self, x):

@@ -96,7 +96,8 @@ class VoiceSampler(nn.Module):
             else:  # every (b, t) is a sequence over voices: carry the state voice to voice
                 out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
                 out = out.reshape(B, T, -1)
-            q = self.decision_probs(out, play, ban)  # (B, T, 24)
+            with torch.autocast(features.device.type, enabled=False):  # the head in fp32
+                q = self.decision_probs(out.float(), play, ban)  # (B, T, 24)
             p_play = p_play + (1 - p_play) * q[..., :N]
             if self.alphabet == "play-ban":
                 p_ban = p_ban + (1 - p_ban) * q[..., N:]
