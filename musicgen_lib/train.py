@@ -318,9 +318,9 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         x, mask = x.to(dev), mask.to(dev)
         opt.zero_grad(set_to_none=True)
         if ddp:
-            with dist.private_rng(cfg.seed, st["step"]), \
-                    torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = ddp_loss(x, mask) * weight
+            with dist.private_rng(cfg.seed, st["step"]):
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    loss = ddp_loss(x, mask) * weight
                 loss.backward()
             loss = torch.tensor(dist.all_reduce_sum(loss.item()) / dist.world_size(), dtype=torch.float64)
         else:
