@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--steps", type=int, default=256, help="steps to generate (default 256)")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--gibbs-steps", type=int, help="the decoder's Gibbs sweeps per frame "
-                        "(default: the checkpoint's; notebook 10 uses 4 for thesis-piano)")
+                        "(default: the checkpoint's; notebook 10 uses 8 for thesis-piano)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="output MIDI file")
     sample.set_defaults(func=cmd_sample)

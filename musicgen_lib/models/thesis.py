@@ -215,7 +215,6 @@ class ThesisGenerator(nn.Module):
         if self.config.fallback > 0:  # some rows' frames come from the uniform fallback
             B, dev = x.shape[0], x.device
             use = torch.rand(B, generator=generator, device=dev) < self.config.fallback
-            info["fallback"] = use
             if use.any():
                 coin = torch.rand(B, self.config.n_classes, generator=generator, device=dev)
                 x = torch.where(use[:, None], (coin < 0.5).to(x.dtype), x)
