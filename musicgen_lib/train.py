@@ -60,6 +60,8 @@ class TrainConfig:
     bf16: bool = False          # forward pass under bfloat16 autocast: the LSTMs' matmuls in bf16
     #                             (fast on CPUs with avx512_bf16/AMX and on GPUs); weights,
     #                             optimizer, the voices' head and validation stay fp32
+    init: str = ""              # start from the weights of this trained run's folder (model.pt):
+    #                             fine-tuning; the optimizer starts afresh
 
 
 def make_train_config(values: dict | None = None) -> TrainConfig:
@@ -71,6 +73,10 @@ def make_train_config(values: dict | None = None) -> TrainConfig:
         raise registry.ConfigError(f"unknown training option(s) {', '.join(unknown)}; "
                                    f"known: {', '.join(fields)}")
     for k, v in values.items():
+        if isinstance(fields[k].default, str):
+            if not isinstance(v, str):
+                raise registry.ConfigError(f"training option {k} must be a string, got {v!r}")
+            continue
         if not registry._type_ok(v, fields[k].default) or v < 0:
             raise registry.ConfigError(f"training option {k} must be a non-negative "
                                        f"{type(fields[k].default).__name__}, got {v!r}")
@@ -189,6 +195,21 @@ def load_trained(folder, which: str = "model.pt"):
     return model.eval(), cfg
 
 
+def init_from(model, folder) -> None:
+    """Load the weights of the trained run in ``folder`` into ``model`` (training option
+    ``init``: fine-tuning). The run must be of the same model with the same shapes; options
+    that change no weight (such as the generator's ``self_condition``) may differ."""
+    trained, cfg = load_trained(folder)
+    mine = registry.config_dict(model)["model"]
+    if registry.canonical(cfg["model"]) != registry.canonical(mine):
+        raise CheckpointError(f"{folder}: holds a run of model {cfg['model']}, not {mine}")
+    try:
+        model.load_state_dict(trained.state_dict())
+    except RuntimeError as e:
+        raise CheckpointError(f"{folder}: its weights do not fit this model's configuration "
+                              f"({str(e).splitlines()[0]})") from None
+
+
 # ---------------------------------------------------------------- the loop
 
 @dataclass
@@ -257,6 +278,8 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     elif ckpt.exists() and not overwrite:
         raise CheckpointError(f"{out} already holds a training run; resume it (--resume) or "
                               "choose another output folder")
+    elif cfg.init:  # a fresh run that starts from trained weights
+        init_from(model, cfg.init)
     if main:
         atomic_write_bytes(out / "config.json", (json.dumps(
             {**model_info, "train": dataclasses.asdict(cfg), "data": data_info or {}}, indent=2) + "\n").encode())

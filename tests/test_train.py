@@ -240,3 +240,23 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, jsb_file, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "r"), "--dataset", "jsb", "--path",
                  str(jsb_file)]) == 2
     assert "model.pt" in capsys.readouterr().err
+
+
+def test_init_starts_from_a_trained_run(tmp_path):
+    """Training option init: a fresh run starts from another run's weights (fine-tuning);
+    a run of another model, or of other shapes, is a one-line error."""
+    base, _ = run("rnn-nade", tmp_path / "base", TrainConfig(batch_size=3, max_steps=4, valid_every=2))
+    trained = torch.load(tmp_path / "base" / "model.pt")
+    cfg = TrainConfig(batch_size=3, max_steps=2, valid_every=2, lr=1e-9, init=str(tmp_path / "base"))
+    tuned, _ = run("rnn-nade", tmp_path / "tuned", cfg, seed=5)  # other initial weights
+    after = tuned.state_dict()
+    assert all(torch.allclose(after[k], trained[k], atol=1e-6) for k in trained)
+    assert json.loads((tmp_path / "tuned" / "config.json").read_text())["train"]["init"] == cfg.init
+    with pytest.raises(CheckpointError, match="not lstm"):
+        run("lstm", tmp_path / "other", cfg)
+    torch.manual_seed(0)
+    wider = build("rnn-nade", {"n_hidden": 9, "n_recurrent": 8})
+    with pytest.raises(CheckpointError, match="do not fit"):
+        train(wider, rolls(10, 1), rolls(3, 2), cfg, tmp_path / "wider", progress=False)
+    with pytest.raises(Exception, match="init must be a string"):
+        make_train_config({"init": 3})

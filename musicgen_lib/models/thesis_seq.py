@@ -42,6 +42,10 @@ class ThesisModelConfig:
     #                        the author's fragment loop, which zeroed the older ones
     fallback: float = 0.0  # share of frames drawn uniformly instead of by the voices
     #                        (ThesisConfig.fallback; not trained, so it may be set afterwards)
+    self_condition: float = 0.0  # share of a window's past frames replaced, in training and
+    #                        validation, by the model's own one-step draws (parallel scheduled
+    #                        sampling): the model learns to predict the truth after its own
+    #                        mistakes, against the drift of free-running samples (notebook 10)
 
     def generator_config(self) -> ThesisConfig:
         return ThesisConfig(local_size=self.local_size, reader_size=self.reader_size,
@@ -73,19 +77,38 @@ class ThesisModel(SequenceModel):
 
     def training_loss(self, x, mask):
         hist, frag, m = self._split(x, mask)
-        feats, _ = self.net.features(hist, frag)
+        feats, _ = self.net.features(hist, self._self_conditioned(hist, frag))
         target = frag[..., self.net.to_model]
         p, _ = self.net.sampler(feats, target)
         loss = VoiceSampler.loss(p, target, m)
         return loss, {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def _self_conditioned(self, hist, frames):
+        """The frames (B, T, 12) the model reads as its past: with ``self_condition`` = r > 0,
+        each is replaced with probability r by the model's own draw for that step, made from
+        the true past (the voices restarting at every position, as in :meth:`sampled_classes`;
+        one extra forward pass without gradients: Duckworth et al. 2019's parallel scheduled
+        sampling). The targets stay the true frames. Random numbers from torch's global
+        generator, so a resumed run draws alike."""
+        r = self.cfg.self_condition
+        if r <= 0:
+            return frames
+        feats, _ = self.net.features(hist, frames)
+        B, T, _ = feats.shape
+        drawn, _, _ = self.net.sampler.step(feats.reshape(B * T, -1).float(),
+                                            self.net.sampler.init_state(B * T, feats.device))
+        drawn = drawn[..., self.net.from_model].reshape(B, T, -1).to(frames.dtype)
+        use = torch.rand(B, T, 1, device=frames.device) < r
+        return torch.where(use, drawn, frames)
 
     def log_prob(self, x, mask, validation: bool = False, particles: int = 16, **_):
         """(B, T) per-step log-probabilities of the 12-dim frames from step 0 (zero history).
         ``validation=True``: minus the surrogate loss (cheap, for early stopping)."""
         hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
         frames = compress(x)
-        if validation:
-            feats, _ = self.net.features(hist, frames)
+        if validation:  # with self_condition, on the past the model is trained to read
+            feats, _ = self.net.features(hist, self._self_conditioned(hist, frames))
             target = frames[..., self.net.to_model]
             p, _ = self.net.sampler(feats, target)
             return -VoiceSampler.step_loss(p, target) * mask, torch.zeros_like(mask, dtype=x.dtype)
