@@ -33,7 +33,9 @@ def per_step_loss(model, history, x, start=None, noise=None, generator=None):
             step = step + start
         inp = torch.cat([frames[:, P + t - 1], model.time_input(step % 2 ** c.time_bits)], -1)
         local, local_s = model.local_lstm(inp[:, None], local_s)
-        read, _, reader_s = model.history_reader.step(inp, frames[:, :P + t], reader_s)
+        # the reader on this one step: frames[:, t:P + t + 1] holds x_{t-P} .. x_t
+        read, _, reader_s = model.history_reader(inp[:, None], frames[:, t:P + t + 1], reader_s)
+        read = read[:, 0]
         agg, agg_s = model.aggregation_lstm(torch.cat([local[:, 0], read], -1)[:, None], agg_s)
         feats = agg[:, 0]
         target = frames[:, P + t]

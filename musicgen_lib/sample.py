@@ -15,6 +15,7 @@ from .data.octave import compress
 from .errors import CheckpointError
 from .models.octave_decoder import OctaveDecoder, load_author_decoder
 from .models.thesis import ThesisGenerator, load_author_generator
+from .models.thesis_step import DecoderStep, GeneratorStep, SamplingLoop, compiled
 
 AUTHOR_FILES = ("greats-model.pt", "greats-decoder.pt")
 
@@ -70,7 +71,7 @@ def load_thesis_model(folder=DEFAULT_CHECKPOINT):
 
 def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: int = 256,
              temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False,
-             gibbs_steps: int | None = None) -> Sample:
+             gibbs_steps: int | None = None, script: bool = True) -> Sample:
     """Continue ``prime`` (B, n, 88) by ``steps`` new frames.
 
     ``temperature`` divides the voices' logits; ``gibbs_steps`` is the decoder's number of
@@ -80,54 +81,62 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
 
     The generator reads the prime as in training (its history buffer gets the prime's frames,
     its LSTMs run over them); the decoder's LSTMs read the prime too, and its Gibbs chain
-    starts from the previous decoded frame. Runs on one thread: the per-step work is tiny,
-    and a second thread only waits (on a busy 2-core machine it made sampling 27x slower).
+    starts from the previous decoded frame. The steps run compiled by TorchScript
+    (models/thesis_step.py; ``script=False``: the same code eagerly, the same samples,
+    slower). Runs on one thread: the per-step work is tiny, and a second thread only waits
+    (on a busy 2-core machine it made sampling 27x slower).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
             return _generate(generator, decoder, prime, steps, temperature, seed, start, progress,
-                             gibbs_steps)
+                             gibbs_steps, script)
     finally:
         torch.set_num_threads(threads)
 
 
 def _generate(generator, decoder, prime, steps, temperature, seed, start, progress,
-              gibbs_steps) -> Sample:
+              gibbs_steps, script) -> Sample:
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, not {steps}")
     g = torch.Generator().manual_seed(seed)
     y_prime = torch.as_tensor(np.asarray(prime), dtype=torch.float32)
     if y_prime.ndim == 2:
         y_prime = y_prime[None]
     B, n, _ = y_prime.shape
     x_prime = compress(y_prime)
-    state = generator.init_state(x_prime.new_zeros(B, generator.history_size, 12), start)
-    generator.prime(state, x_prime, generator=g)
+    loop = SamplingLoop(GeneratorStep(generator), DecoderStep(decoder, gibbs_steps))
+    if script:
+        loop = compiled(loop)
+    state = loop.generator.init_state(x_prime.new_zeros(B, generator.history_size, 12), start)
+    state = loop.generator.prime(state, x_prime, g)
     dstate = decoder.prime(y_prime)
-    y_prev = y_prime[:, -1]
-    rolls, vels, xs, atts, decs, qs = [], [], [], [], [], []
+    # in chunks for the progress bar; one chunk's outputs are stacked over its steps
+    chunk = 16 if progress else max(steps, 1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc="sampling", unit="step")
+    parts, y_prev, done = [], y_prime[:, -1], 0
+    while done < steps:
+        k = min(chunk, steps - done)
+        *out, state, dstate = loop(state, dstate, y_prev, k, float(temperature), g)
+        parts.append(out)
+        y_prev, done = out[0][:, -1], done + k
+        if bar is not None:
+            bar.update(k)
+    if bar is not None:
+        bar.close()
+    rolls, vels, xs, atts, decs, qs = (torch.cat([p[i] for p in parts], 2 if i >= 4 else 1)
+                                       for i in range(6))
     # decisions come in the model's class order; report them in ours (0 = C)
     second = generator.to_model + 12 if generator.sampler.alphabet == "play-ban" else torch.tensor([12])
     to_ours = torch.cat([generator.to_model, second])  # model index -> ours (12: ban 0 / pause)
     order = torch.argsort(to_ours)  # ours[k] = model[order[k]]
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="sampling", unit="step")
-    for _ in it:
-        x, info = generator.step(state, temperature, generator=g)
-        y, vel, dstate = decoder.step(x, y_prev, dstate, generator=g, gibbs_steps=gibbs_steps)
-        rolls.append(y)
-        vels.append(vel)
-        xs.append(x)
-        atts.append(info["attention"])
-        decs.append(info["choices"])  # (V, B)
-        qs.append(info["q"])  # (V, B, 24 or 13)
-        y_prev = y
-    stack = lambda a: torch.stack(a, 1).numpy()  # noqa: E731
     # reordered once at the end: per step, these small gathers cost as much as a voice
-    decisions = to_ours[torch.stack(decs, 2)].permute(1, 2, 0).numpy()  # (B, T, V)
-    probs = torch.stack(qs, 2)[..., order].permute(1, 2, 0, 3).numpy()  # (B, T, V, 24)
-    return Sample(stack(rolls).astype(np.uint8), np.rint(stack(vels)).astype(np.uint8),
-                  stack(xs).astype(np.uint8), stack(atts), generator.config.semantics,
+    decisions = to_ours[decs].permute(1, 2, 0).numpy()  # (B, T, V)
+    probs = qs[..., order].permute(1, 2, 0, 3).numpy()  # (B, T, V, 24)
+    return Sample(rolls.numpy().astype(np.uint8), np.rint(vels.numpy()).astype(np.uint8),
+                  xs.numpy().astype(np.uint8), atts.numpy(), generator.config.semantics,
                   decisions, probs)

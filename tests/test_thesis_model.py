@@ -12,6 +12,7 @@ from musicgen_lib.data import compress, load_dataset
 from musicgen_lib.data.fragments import Fragments
 from musicgen_lib.models.octave_decoder import DecoderConfig, OctaveDecoder
 from musicgen_lib.models.thesis import ThesisConfig, ThesisGenerator, load_author_generator
+from musicgen_lib.models.thesis_step import DecoderStep, GeneratorStep, SamplingLoop, compiled
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from thesis_reference import per_step_loss  # noqa: E402
@@ -49,27 +50,55 @@ def test_incremental_state_matches_full_sequence():
     model = ThesisGenerator(ThesisConfig())
     hist, x, start = _batch(B=2)
     feats, attention = model.features(hist, x, start[:2])
-    state = model.init_state(hist, start[:2])
+    step = GeneratorStep(model)
+    state = step.init_state(hist, start[:2])
     for t in range(x.shape[1]):
-        f, a = model._main_step(state)
+        f, a = step.main(state)
         torch.testing.assert_close(f, feats[:, t], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(a, attention[:, t], rtol=1e-5, atol=1e-6)
-        model._push(state, x[:, t][..., model.to_model])
+        step.push(state, x[:, t][..., model.to_model])
 
 
 def test_sampling_gives_binary_frames_with_at_most_v_notes():
     torch.manual_seed(0)
     model = ThesisGenerator(ThesisConfig(n_voices=4))
-    state = model.init_state(torch.zeros(3, 16, 12))
+    step = GeneratorStep(model)
+    state = step.init_state(torch.zeros(3, 16, 12))
     g = torch.Generator().manual_seed(0)
-    frames = [model.step(state, generator=g)[0] for _ in range(20)]
+    frames = [step.step(state, generator=g)[0] for _ in range(20)]
     x = torch.stack(frames, 1)
     assert set(x.unique().tolist()) <= {0.0, 1.0}
     assert x.sum(-1).max() <= 4
     again = ThesisGenerator(ThesisConfig(n_voices=4))
     again.load_state_dict(model.state_dict())
-    s2, g2 = again.init_state(torch.zeros(3, 16, 12)), torch.Generator().manual_seed(0)
-    assert torch.equal(torch.stack([again.step(s2, generator=g2)[0] for _ in range(20)], 1), x)
+    step2 = GeneratorStep(again)
+    s2, g2 = step2.init_state(torch.zeros(3, 16, 12)), torch.Generator().manual_seed(0)
+    assert torch.equal(torch.stack([step2.step(s2, generator=g2)[0] for _ in range(20)], 1), x)
+
+
+@pytest.mark.parametrize("config", [ThesisConfig(), ThesisConfig(voice_state="voices", fallback=0.2),
+                                    ThesisConfig(alphabet="note-pause", n_voices=3)])
+def test_compiled_step_gives_the_same_samples_as_eager(config):
+    """The generation step compiled by TorchScript runs the same kernels in the same order:
+    bit-identical samples (decoder with a velocity head, priming, several calls)."""
+    torch.manual_seed(0)
+    gen, dec = ThesisGenerator(config).eval(), OctaveDecoder(DecoderConfig(velocity=True)).eval()
+    eager = SamplingLoop(GeneratorStep(gen), DecoderStep(dec, 2))
+    script = compiled(eager)
+    assert isinstance(script, torch.jit.ScriptModule)
+    prime = (torch.rand(2, 20, 88, generator=torch.Generator().manual_seed(1)) < 0.06).float()
+    outs = []
+    for loop in (eager, script):
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            state = loop.generator.init_state(compress(prime), torch.tensor([0, 5]))
+            state = loop.generator.prime(state, compress(prime), g)
+            dstate = dec.prime(prime)
+            first = loop(state, dstate, prime[:, -1], 7, 1.2, g)
+            second = loop(first[-2], first[-1], first[0][:, -1], 5, 1.2, g)
+        outs.append(first[:-2] + second[:-2])
+    assert all(torch.equal(a, b) for a, b in zip(*outs))
+    assert outs[0][0].sum() > 0 and outs[0][1].max() > 0  # keys and velocities
 
 
 def test_voice_alphabet_masks_decided_notes():
@@ -200,13 +229,15 @@ def test_fallback_gives_every_frame_probability_and_smc_matches_enumeration():
     # generation: a fallback row gets a uniform frame (up to 12 classes) and its voices'
     # states stand still
     model.config.fallback = 1.0
-    state = model.init_state(hist.expand(4, -1, -1))
-    state["voices"] = [(torch.randn(4, 6), torch.randn(4, 6)) for _ in range(2)]
-    before = [h.clone() for h, _ in state["voices"]]
+    step = GeneratorStep(model)
+    state = step.init_state(hist.expand(4, -1, -1))
+    for v in range(2):
+        state[f"voice{v}_h"], state[f"voice{v}_c"] = torch.randn(4, 6), torch.randn(4, 6)
+    before = {k: v.clone() for k, v in state.items() if k.startswith("voice")}
     g = torch.Generator().manual_seed(0)
-    frames = torch.stack([model.step(state, generator=g)[0] for _ in range(8)], 1)
+    frames = torch.stack([step.step(state, generator=g)[0] for _ in range(8)], 1)
     assert frames.sum(-1).max() > 2
-    assert all(torch.equal(b, h) for b, (h, _) in zip(before, state["voices"]))
+    assert all(torch.equal(v, state[k]) for k, v in before.items())
 
 
 def test_engine_trains_both_halves_and_sample_loads_them(tmp_path):

@@ -30,18 +30,6 @@ class StepStats:
     fn: float = 0.0  # expected false negatives
 
 
-def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state=None):
-    """One step of a one-layer ``nn.LSTM`` with the fused cell: x (B, I), state (h, c) each
-    (B, H) or None -> h (B, H), (h, c). For generation, where a full-sequence call on one
-    step costs ~5x the cell's arithmetic in overhead (bench_thesis.py)."""
-    if state is None:
-        z = x.new_zeros(x.shape[0], lstm.hidden_size)
-        state = (z, z)
-    h, c = torch.lstm_cell(x, state, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0,
-                           lstm.bias_hh_l0)
-    return h, (h, c)
-
-
 class Recurrence(nn.Module):
     """The RNN that summarises the past: u_t = f(v_1 .. v_{t-1}), u_1 from a zero input.
 

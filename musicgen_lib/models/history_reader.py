@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import lstm_step
 
 THESIS_LAGS = (4, 8, 16, 32, 48, 64, 96, 128)
 
@@ -46,13 +45,4 @@ class HistoryReader(nn.Module):
         # x_{t-h} for every step and lag: a strided view per lag, stacked -> (B, T, L, F)
         past = torch.stack([frames[:, P - h:P - h + T] for h in self.lags], dim=2)
         read = torch.einsum("btl,btlf->btf", weights, past.to(weights.dtype))
-        return read, weights, state
-
-    def step(self, inp, history, state=None):
-        """One step of generation. inp: (B, input_size); history: (B, P, F) with the newest
-        frame last (history[:, -h] is x_{t-h}). Returns read (B, F), weights (B, L), state."""
-        out, state = lstm_step(self.read_lstm, inp, state)
-        weights = torch.softmax(self.read_linear(out), dim=-1)  # (B, L)
-        past = history[:, -self.max_lag:][:, self.lag_rows]  # (B, L, F): x_{t - lags[k]}
-        read = torch.bmm(weights[:, None], past.to(weights.dtype))[:, 0]
         return read, weights, state

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..data.octave import KEY_CLASS
-from .base import lstm_step
 
 
 @dataclass
@@ -83,11 +83,7 @@ class OctaveDecoder(nn.Module):
 
     def gibbs(self, v, bv, bh, mask, steps: int, generator=None):
         """``steps`` Gibbs sweeps from ``v``; visible units outside ``mask`` stay 0."""
-        for _ in range(steps):
-            h = torch.bernoulli(torch.sigmoid(bh + v @ self.W.t()), generator=generator)
-            pv = torch.sigmoid(bv + h @ self.W) * mask
-            v = torch.bernoulli(pv, generator=generator)
-        return v, pv
+        return gibbs(v, bv, bh, self.W, mask, steps, generator)
 
     def biases(self, x_next, y_prev):
         """The RBM's visible and hidden biases at every step, teacher-forced:
@@ -150,56 +146,49 @@ class OctaveDecoder(nn.Module):
         on = y > 0
         return F.mse_loss(pred[on], velocity[on] / 127.0) if on.any() else pred.sum() * 0
 
-    # ---- generation
-    def init_state(self):
-        return {"lstm": None, "velocity": None}
+    # ---- generation (the step itself: thesis_step.DecoderStep)
+    def init_state(self) -> dict:
+        """The state of a decoder that has read nothing (its LSTMs start from zero)."""
+        return {}
 
     @torch.no_grad()
-    def prime(self, y, state=None):
+    def prime(self, y, state=None) -> dict:
         """Run the LSTMs over real frames y (B, n, 88): step i reads [x_{i+1}, y_i].
         Returns the state for decoding frame n (the previous frame is y[:, -1])."""
-        state = state or self.init_state()
+        state = dict(state or {})
         x = (y @ self.class_of_key.to(y.dtype)).clamp(max=1)
         inp = self._input(x[:, 1:], y[:, :-1])
         if inp.shape[1] == 0:
             return state
-        # the step path keeps states as (h, c) of (B, H): drop the layer axis
-        _, (h, c) = self.decoder_lstm(inp, _layered(state["lstm"]))
-        state["lstm"] = (h[0], c[0])
-        if self.config.velocity:
-            _, (h, c) = self.velocity_lstm(inp, _layered(state["velocity"]))
-            state["velocity"] = (h[0], c[0])
+        names = (("h", "c", self.decoder_lstm),) + ((("vh", "vc", self.velocity_lstm),)
+                                                     if self.config.velocity else ())
+        for h, c, lstm in names:  # the step keeps (h, c) of (B, H): drop the layer axis
+            before = (state[h][None], state[c][None]) if h in state else None
+            _, (hn, cn) = lstm(inp, before)
+            state[h], state[c] = hn[0], cn[0]
         return state
 
+    @torch.no_grad()
     def step(self, x_next, y_prev, state, generator=None, gibbs_steps: int | None = None):
         """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
-        in 0..127 (zeros without a velocity head), new state. ``gibbs_steps``: sweeps of the
+        in 0..127 (zeros without a velocity head), the state. ``gibbs_steps``: sweeps of the
         chain (default the config's; the thesis: one, started from the previous frame)."""
-        inp = self._input(x_next, y_prev)
-        out, lstm_state = lstm_step(self.decoder_lstm, inp, state["lstm"])
-        bv, bh = self.v_bias_linear(out), self.h_bias_linear(out)
-        mask = self.mask(x_next)
-        y, pv = self.gibbs(y_prev * mask, bv, bh, mask, gibbs_steps or self.config.gibbs_steps,
-                           generator)
-        if self.config.keep_classes:  # a chosen class that got no key: take its likeliest key
-            missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))  # (B, 12)
-            if missing.any():
-                score = F.pad(pv + 1e-6 * mask, (0, 1), value=-1.0)  # never a key outside the mask
-                cand = self.class_keys.expand(y.shape[0], -1, -1)  # (B, 12, 8)
-                pick = score.gather(1, cand.flatten(1)).view_as(cand).argmax(-1, keepdim=True)
-                best = cand.gather(2, pick)[..., 0]  # (B, 12): each class's likeliest key
-                y.scatter_(1, best, torch.maximum(y.gather(1, best), missing))
-        vel_state = state["velocity"]
-        velocity = torch.zeros_like(y)
-        if self.config.velocity:
-            vout, vel_state = lstm_step(self.velocity_lstm, inp, vel_state)
-            velocity = torch.sigmoid(self.velocity_linear(vout)) * 127 * y
-        return y, velocity, {"lstm": lstm_state, "velocity": vel_state}
+        from .thesis_step import DecoderStep
+
+        y, velocity = DecoderStep(self, gibbs_steps).step(x_next, y_prev, state, generator)
+        return y, velocity, state
 
 
-def _layered(state):
-    """(h, c) of (B, H) -> of (1, B, H), as a full-sequence nn.LSTM call takes them."""
-    return None if state is None else (state[0][None], state[1][None])
+def gibbs(v, bv, bh, W, mask, steps: int, generator: Optional[torch.Generator] = None):
+    """``steps`` Gibbs sweeps of the RBM with weights W (H, K) and biases bv (..., K),
+    bh (..., H) from ``v`` (..., K); visible units outside ``mask`` stay 0. Returns the last
+    sample and its probabilities."""
+    pv = v
+    for _ in range(steps):
+        h = torch.bernoulli(torch.sigmoid(bh + v @ W.t()), generator=generator)
+        pv = torch.sigmoid(bv + h @ W) * mask
+        v = torch.bernoulli(pv, generator=generator)
+    return v, pv
 
 
 def load_author_decoder(path) -> OctaveDecoder:

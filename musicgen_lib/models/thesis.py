@@ -39,7 +39,6 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .base import lstm_step
 from .history_reader import THESIS_LAGS, HistoryReader
 from .voice_sampler import VoiceSampler
 
@@ -156,75 +155,7 @@ class ThesisGenerator(nn.Module):
         info.update(attention=attention, p=p[..., self.from_model])
         return VoiceSampler.loss(p, target), info
 
-    # ---------------------------------------------------------------- generation
-    def init_state(self, history, start=None):
-        """Generation state after ``history`` (B, P', 12): the history buffer is primed but
-        the LSTMs start from zero; call :meth:`prime` to run them over real frames."""
-        B = history.shape[0]
-        P = self.history_size
-        buf = history.float()[:, -P:][..., self.to_model]
-        if buf.shape[1] < P:
-            buf = torch.cat([buf.new_zeros(B, P - buf.shape[1], buf.shape[2]), buf], 1)
-        t = (torch.zeros(B, dtype=torch.long, device=history.device) if start is None
-             else start.clone().long().to(history.device))
-        # the history lives twice in a ring of 2P frames, so that the last P frames are always
-        # one contiguous view: a step writes two frames instead of shifting all P
-        ring = torch.cat([buf, buf], 1).contiguous()
-        return {"history": ring[:, :P], "ring": ring, "pos": 0, "t": t, "local": None,
-                "reader": None, "aggregation": None,
-                "voices": self.sampler.init_state(B, history.device)}
-
-    def _main_step(self, state):
-        c = self.config
-        t = state["t"] - int(c.time_of_input)
-        inp = torch.cat([state["history"][:, -1], self.time_codes[t % (2 ** c.time_bits)]],
-                        -1)  # (B, 18)
-        local, state["local"] = lstm_step(self.local_lstm, inp, state["local"])
-        read, attention, state["reader"] = self.history_reader.step(inp, state["history"],
-                                                                     state["reader"])
-        agg, state["aggregation"] = lstm_step(self.aggregation_lstm, torch.cat([local, read], -1),
-                                              state["aggregation"])
-        return agg, attention
-
-    def _push(self, state, frame_model_order):
-        P, pos, ring = self.history_size, state["pos"], state["ring"]
-        ring[:, pos] = ring[:, pos + P] = frame_model_order  # over the oldest frame
-        state["pos"] = pos = (pos + 1) % P
-        state["history"] = ring[:, pos:pos + P]  # (B, P, 12), oldest first
-        state["t"] = state["t"] + 1
-
-    @torch.no_grad()
-    def prime(self, state, frames, generator=None):
-        """Read real frames (B, n, 12) (our order) as in training: each step predicts the
-        next frame and the voices decide on it with the true values (thesis: one bar)."""
-        for i in range(frames.shape[1]):
-            feats, _ = self._main_step(state)
-            target = frames[:, i].float()[..., self.to_model]
-            _, state["voices"], _ = self.sampler.step(feats, state["voices"],
-                                                      generator=generator, target=target)
-            self._push(state, target)
-        return state
-
-    @torch.no_grad()
-    def step(self, state, temperature: float = 1.0, generator=None):
-        """Sample the next frame: returns x (B, 12) in our class order, and info with the
-        attention weights and the voices' distributions."""
-        feats, attention = self._main_step(state)
-        old = state["voices"]
-        x, state["voices"], info = self.sampler.step(feats, old, temperature, generator)
-        if self.config.fallback > 0:  # some rows' frames come from the uniform fallback
-            B, dev = x.shape[0], x.device
-            use = torch.rand(B, generator=generator, device=dev) < self.config.fallback
-            if use.any():
-                coin = torch.rand(B, self.config.n_classes, generator=generator, device=dev)
-                x = torch.where(use[:, None], (coin < 0.5).to(x.dtype), x)
-                if old is not None:  # the voices did not play these rows' frames
-                    keep = use[:, None]
-                    state["voices"] = [(torch.where(keep, h0, h1), torch.where(keep, c0, c1))
-                                       for (h0, c0), (h1, c1) in zip(old, state["voices"])]
-        self._push(state, x)
-        info["attention"] = attention
-        return x[..., self.from_model], info
+    # Generation, one frame at a time with incremental state: thesis_step.GeneratorStep.
 
 
 def load_author_generator(path) -> ThesisGenerator:

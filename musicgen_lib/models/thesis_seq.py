@@ -21,6 +21,7 @@ from ..data.octave import compress
 from .base import SequenceModel, StepStats, stats_from_probs
 from .octave_decoder import DecoderConfig, OctaveDecoder
 from .thesis import ThesisConfig, ThesisGenerator
+from .thesis_step import GeneratorStep
 from .voice_sampler import VoiceSampler
 
 
@@ -96,9 +97,8 @@ class ThesisModel(SequenceModel):
             return frames
         feats, _ = self.net.features(hist, frames)
         B, T, _ = feats.shape
-        drawn, _, _ = self.net.sampler.step(feats.reshape(B * T, -1).float(),
-                                            self.net.sampler.init_state(B * T, feats.device))
-        drawn = drawn[..., self.net.from_model].reshape(B, T, -1).to(frames.dtype)
+        drawn = GeneratorStep(self.net).draw(feats.reshape(B * T, -1).float())
+        drawn = drawn.reshape(B, T, -1).to(frames.dtype)
         use = torch.rand(B, T, 1, device=frames.device) < r
         return torch.where(use, drawn, frames)
 
@@ -125,10 +125,9 @@ class ThesisModel(SequenceModel):
         hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
         feats, _ = self.net.features(hist, compress(x))
         B, T, _ = feats.shape
-        flat = feats.reshape(B * T, -1)
+        flat, step = feats.reshape(B * T, -1), GeneratorStep(self.net)
         for _ in range(n_samples):
-            s, _, _ = self.net.sampler.step(flat, self.net.sampler.init_state(B * T, x.device))
-            yield s[..., self.net.from_model].reshape(B, T, 12)
+            yield step.draw(flat).reshape(B, T, 12)
 
     def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
         """Expected TP/FP/FN of the predicted pitch classes given the true past."""

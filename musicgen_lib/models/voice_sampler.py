@@ -30,6 +30,19 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def masked_decisions(logits, play, ban, play_ban: bool = True, temperature: float = 1.0):
+    """Softmax over the decisions with those on decided notes forced to 0: logits (..., 24)
+    or (..., 13) with the play and ban masks (..., 12)."""
+    if temperature != 1.0:
+        logits = logits / temperature
+    decided = (play + ban) > 0
+    if play_ban:
+        masked = torch.cat([decided, decided], dim=-1)
+    else:  # pausing is always allowed
+        masked = torch.cat([decided, torch.zeros_like(decided[..., :1])], dim=-1)
+    return torch.softmax(logits.masked_fill(masked, float("-inf")), dim=-1)
+
+
 def pick(q, u):
     """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
     u (...). Explicit uniforms make the vectorised and per-step passes draw alike."""
@@ -56,15 +69,8 @@ class VoiceSampler(nn.Module):
 
     def decision_probs(self, out, play, ban, temperature: float = 1.0):
         """Masked softmax over the decisions: (..., H) -> (..., 24) or (..., 13)."""
-        logits = self.linear(out)
-        if temperature != 1.0:
-            logits = logits / temperature
-        decided = (play + ban) > 0
-        if self.alphabet == "play-ban":
-            masked = torch.cat([decided, decided], dim=-1)
-        else:  # pausing is always allowed
-            masked = torch.cat([decided, torch.zeros_like(decided[..., :1])], dim=-1)
-        return torch.softmax(logits.masked_fill(masked, float("-inf")), dim=-1)
+        return masked_decisions(self.linear(out), play, ban, self.alphabet == "play-ban",
+                                temperature)
 
     def _note(self, idx, dtype):
         """One-hot (..., 12) of the note a decision concerns (zeros for a pause)."""
@@ -127,55 +133,3 @@ class VoiceSampler(nn.Module):
             return per_step.mean()
         m = mask.to(per_step.dtype)
         return (per_step * m).sum() / m.sum().clamp(min=1)
-
-    def init_state(self, batch: int, device=None):
-        """Generation state: one LSTM state per voice (``time``) or none (``voices``)."""
-        if self.state_across == "voices":
-            return None
-        z = torch.zeros(batch, self.lstm.hidden_size, device=device)
-        return [(z, z) for _ in range(self.n_voices)]
-
-    def step(self, features, state, temperature: float = 1.0, generator=None, target=None):
-        """Sample one frame. features: (B, feature_size). Returns x (B, 12) in {0, 1}, the new
-        state, and a dict with each voice's distribution q (V, B, 24) and decision (V, B).
-
-        With ``target`` (B, 12) the step is teacher-forced as in training (the decided note
-        is sampled, its value taken from ``target``), which is how a real prime is read.
-        Lean on purpose — generation at batch 1 is bound by the number of tensor operations.
-        """
-        B, N = features.shape[0], self.n_notes
-        pb = features.new_zeros(B, 2 * N)  # [play (12), ban (12)]: the voices' other input
-        ones = features.new_ones(B)
-        # The features' share of the input gates is the same for every voice: computed once
-        # and passed to the fused cell as its (B, 4H) input bias; the cell reads only pb.
-        w_ih, n_feat = self.lstm.weight_ih_l0, features.shape[-1]
-        base = F.linear(features, w_ih[:, :n_feat], self.lstm.bias_ih_l0)
-        w_pb, zero = w_ih[:, n_feat:], features.new_zeros(B, self.lstm.hidden_size)
-        qs, choices, new_state, chain = [], [], [], None
-        # one draw for all voices: the same numbers as one draw per voice, in fewer calls
-        u = torch.rand(self.n_voices, B, generator=generator, device=features.device)
-        for v in range(self.n_voices):
-            s = (state[v] if self.state_across == "time" else chain) or (zero, zero)
-            out, c = torch.lstm_cell(pb, s, w_pb, self.lstm.weight_hh_l0, base, self.lstm.bias_hh_l0)
-            if self.state_across == "time":
-                new_state.append((out, c))
-            else:
-                chain = (out, c)
-            q = self.decision_probs(out, pb[:, :N], pb[:, N:], temperature)
-            idx = pick(q, u[v])  # (B,)
-            if self.alphabet == "play-ban":  # column note (play) or note + 12 (ban)
-                add = ones
-                if target is None:  # the decision is its own column
-                    col = idx
-                else:
-                    note = idx % N
-                    col = note + N * (target.gather(1, note[:, None])[:, 0] <= 0).long()
-            else:  # note-pause: only a note that sounds is recorded
-                col = idx.clamp(max=N - 1)
-                sounds = (idx < N) if target is None else (idx < N) & (target.gather(1, col[:, None])[:, 0] > 0)
-                add = sounds.to(pb.dtype)
-            pb.scatter_add_(1, col[:, None], add[:, None])
-            qs.append(q)
-            choices.append(idx)
-        return pb[:, :N], (new_state if self.state_across == "time" else None), \
-            {"q": torch.stack(qs), "choices": torch.stack(choices)}
