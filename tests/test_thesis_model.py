@@ -415,3 +415,44 @@ def test_self_condition_replaces_past_frames_with_the_models_draws():
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.net.sampler.parameters())
     lp, _ = model.log_prob(x, mask, validation=True)
     assert torch.isfinite(lp).all()
+
+
+def test_path_likelihood_is_unbiased_for_the_sampler_and_trains():
+    """loss="path": averaged over many draws, the weight w of one step estimates the
+    probability that sampling plays exactly the frame (checked against enumeration, on
+    frames of 0 to 3 classes); impossible frames score 0; the engine model trains on it."""
+    from musicgen_lib.models import registry
+
+    torch.manual_seed(0)
+    model = ThesisGenerator(ThesisConfig(local_size=8, reader_size=8, aggregation_size=10,
+                                         voice_size=6, n_voices=3, lags=(1, 2)))
+    hist = (torch.rand(1, 2, 12) < 0.3).float()
+    K = 20000
+    for classes in ([], [4], [2, 5], [0, 7, 11], [1, 2, 3, 4]):
+        x = torch.zeros(1, 1, 12)
+        x[0, 0, classes] = 1
+        feats, _ = model.features(hist, x)
+        with torch.no_grad():
+            log_w, possible = model.sampler.path_log_prob(
+                feats.expand(K, -1, -1), x[..., model.to_model].expand(K, -1, -1),
+                generator=torch.Generator().manual_seed(len(classes)))
+        if len(classes) > 3:  # more classes than voices
+            assert not possible.any() and (log_w == 0).all()
+            continue
+        estimate = (torch.logsumexp(log_w[:, 0].double(), 0) - np.log(K)).item()
+        assert abs(estimate - _exact_log_p(model, hist, x)) < 0.05, classes
+    tiny = {"local_size": 8, "reader_size": 8, "aggregation_size": 10, "voice_size": 8,
+            "lags": "4,8", "history": 16, "loss": "path"}
+    net = registry.build("thesis", tiny)
+    y = (torch.rand(2, 64, 88, generator=torch.Generator().manual_seed(0)) < 0.03).float()
+    mask = torch.ones(2, 64, dtype=torch.bool)
+    loss, _ = net.training_loss(y, mask)
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0
+    assert all(p.grad is not None for p in net.net.sampler.parameters())
+    lp, _ = net.log_prob(y, mask, validation=True)
+    assert (lp <= 0).all()
+    with pytest.raises(Exception, match="loss must be"):
+        registry.build("thesis", {**tiny, "loss": "bce"})
+    with pytest.raises(Exception, match="play-ban"):
+        registry.build("thesis", {**tiny, "alphabet": "note-pause"})

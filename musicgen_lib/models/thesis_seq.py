@@ -43,6 +43,9 @@ class ThesisModelConfig:
     #                        the author's fragment loop, which zeroed the older ones
     fallback: float = 0.0  # share of frames drawn uniformly instead of by the voices
     #                        (ThesisConfig.fallback; not trained, so it may be set afterwards)
+    loss: str = "surrogate"  # "surrogate": the thesis' BCE of approximate marginals; "path":
+    #                        the voices' own probability of the true frames (VoiceSampler.
+    #                        path_log_prob), which calibrates how often every voice bans
     self_condition: float = 0.0  # share of a window's past frames replaced, in training and
     #                        validation, by the model's own one-step draws (parallel scheduled
     #                        sampling): the model learns to predict the truth after its own
@@ -65,6 +68,12 @@ class ThesisModel(SequenceModel):
 
     def __init__(self, cfg: ThesisModelConfig = ThesisModelConfig()):
         super().__init__()
+        from .registry import ConfigError
+
+        if cfg.loss not in ("surrogate", "path"):
+            raise ConfigError(f"model option loss must be 'surrogate' or 'path', not {cfg.loss!r}")
+        if cfg.loss == "path" and cfg.alphabet != "play-ban":
+            raise ConfigError("model option loss 'path' needs the play-ban alphabet")
         self.cfg = cfg
         self.net = ThesisGenerator(cfg.generator_config())
 
@@ -79,10 +88,21 @@ class ThesisModel(SequenceModel):
     def training_loss(self, x, mask):
         hist, frag, m = self._split(x, mask)
         feats, _ = self.net.features(hist, self._self_conditioned(hist, frag))
-        target = frag[..., self.net.to_model]
-        p, _ = self.net.sampler(feats, target)
-        loss = VoiceSampler.loss(p, target, m)
+        loss = self._loss(feats, frag[..., self.net.to_model], m)
         return loss, {"loss": float(loss.detach())}
+
+    def _step_losses(self, feats, target):
+        """Per-step training loss (B, T) and the steps it counts (B, T), by ``cfg.loss``."""
+        if self.cfg.loss == "path":
+            log_w, possible = self.net.sampler.path_log_prob(feats, target)
+            return -log_w, possible
+        p, _ = self.net.sampler(feats, target)
+        return VoiceSampler.step_loss(p, target), torch.ones_like(target[..., 0], dtype=torch.bool)
+
+    def _loss(self, feats, target, mask):
+        per_step, counted = self._step_losses(feats, target)
+        m = (mask & counted).to(per_step.dtype)
+        return (per_step * m).sum() / m.sum().clamp(min=1)
 
     @torch.no_grad()
     def _self_conditioned(self, hist, frames):
@@ -107,11 +127,11 @@ class ThesisModel(SequenceModel):
         ``validation=True``: minus the surrogate loss (cheap, for early stopping)."""
         hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
         frames = compress(x)
-        if validation:  # with self_condition, on the past the model is trained to read
+        if validation:  # the training loss, on the past the model is trained to read
             feats, _ = self.net.features(hist, self._self_conditioned(hist, frames))
-            target = frames[..., self.net.to_model]
-            p, _ = self.net.sampler(feats, target)
-            return -VoiceSampler.step_loss(p, target) * mask, torch.zeros_like(mask, dtype=x.dtype)
+            per_step, counted = self._step_losses(feats, frames[..., self.net.to_model])
+            m = mask & counted
+            return -per_step * m, torch.zeros_like(mask, dtype=x.dtype)
         from .thesis_nll import log_likelihood
 
         lp, possible, var = log_likelihood(self.net, hist, frames, particles=particles)

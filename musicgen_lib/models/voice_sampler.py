@@ -118,6 +118,58 @@ class VoiceSampler(nn.Module):
         p = p_play * (1 - p_ban)
         return p, {"q": torch.stack(qs), "choices": torch.stack(choices)}
 
+    def path_log_prob(self, features, target, generator=None, noise=None):
+        """The sampler's own probability of the true frames, teacher-forced over whole
+        sequences: a trainable alternative to the thesis' surrogate (``loss="path"``).
+
+        At every step the voices decide in turn; each decision is drawn from the voice's
+        distribution restricted to decisions *consistent* with the true frame (a play on a
+        sounding note not yet decided, or a ban on a silent one while enough voices remain
+        to play the rest, as in thesis_nll), and the step scores ``log w = sum_v log Z_v``,
+        Z_v the voice's probability mass on the consistent decisions. w is an unbiased
+        estimate of the probability that sampling plays exactly the frame given the voices'
+        states, so ``E[log w]`` is a lower bound on its log (one particle; the drawn
+        decisions carry no gradient). Unlike the BCE of marginals, it charges a silent step
+        the probability that *every* voice bans. features (B, T, F), target (B, T, 12) in
+        the model's class order. Returns log w (B, T) and which frames the voices can play
+        (B, T) (no more notes than voices); impossible frames score 0.
+        """
+        if self.alphabet != "play-ban":
+            raise ValueError("the path likelihood needs the play/ban alphabet")
+        B, T, N = target.shape
+        V = self.n_voices
+        if noise is None:
+            noise = torch.rand(V, B, T, generator=generator, device=features.device)
+        target = target.to(features.dtype)
+        possible = target.sum(-1) <= V
+        play = features.new_zeros(B, T, N)
+        ban = features.new_zeros(B, T, N)
+        log_w = features.new_zeros(B, T)
+        state = None
+        for v in range(V):
+            inp = torch.cat([features, play, ban], dim=-1)
+            if self.state_across == "time":
+                out, _ = self.lstm(inp)
+            else:
+                out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
+                out = out.reshape(B, T, -1)
+            with torch.autocast(features.device.type, enabled=False):  # the head in fp32
+                q = self.decision_probs(out.float(), play, ban)  # (B, T, 24)
+            with torch.no_grad():
+                undecided = (play + ban) == 0
+                left = (target * undecided).sum(-1, keepdim=True)  # sounding, not yet played
+                may_ban = (left < V - v).to(target.dtype)  # enough voices remain to play them
+                allowed = torch.cat([target * undecided, (1 - target) * undecided * may_ban], -1)
+                allowed = torch.where(possible[..., None], allowed, torch.ones_like(allowed))
+            z = (q * allowed).sum(-1)
+            log_w = log_w + torch.where(possible, z.clamp_min(1e-30).log(), torch.zeros_like(z))
+            with torch.no_grad():
+                idx = pick(q * allowed, noise[v])  # (B, T): a consistent decision
+                note = self._note(idx, features.dtype)
+                is_play = (idx < N).to(features.dtype)[..., None]
+                play, ban = play + note * is_play, ban + note * (1 - is_play)
+        return log_w, possible
+
     @staticmethod
     def step_loss(p, target, eps: float = 1e-7):
         """Binary cross-entropy summed over the notes: (B, T, 12) -> (B, T)."""
