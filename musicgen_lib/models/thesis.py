@@ -10,6 +10,7 @@ Step t reads ``[x_{t-1} (12), time bits (6)]``:
 * ``sampler``          5 voices, LSTM(130 + 24 -> 100) + Linear(100 -> 24)
 
 With teacher forcing every LSTM runs as one full-sequence call; only the 5 voices loop.
+Generation, one frame at a time with incremental state, is ``thesis_step.GeneratorStep``.
 Parameter names equal the author's, so his ``greats-model.pt`` loads unchanged
 (:func:`load_author_generator`), with ``ThesisConfig.faithful()``.
 

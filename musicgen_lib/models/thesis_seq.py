@@ -46,6 +46,7 @@ class ThesisModelConfig:
     loss: str = "surrogate"  # "surrogate": the thesis' BCE of approximate marginals; "path":
     #                        the voices' own probability of the true frames (VoiceSampler.
     #                        path_log_prob), which calibrates how often every voice bans
+    particles: int = 1  # with loss "path": importance-weighted over this many decision paths
     self_condition: float = 0.0  # share of a window's past frames replaced, in training and
     #                        validation, by the model's own one-step draws (parallel scheduled
     #                        sampling): the model learns to predict the truth after its own
@@ -94,7 +95,8 @@ class ThesisModel(SequenceModel):
     def _step_losses(self, feats, target):
         """Per-step training loss (B, T) and the steps it counts (B, T), by ``cfg.loss``."""
         if self.cfg.loss == "path":
-            log_w, possible = self.net.sampler.path_log_prob(feats, target)
+            log_w, possible = self.net.sampler.path_log_prob(feats, target,
+                                                             particles=self.cfg.particles)
             return -log_w, possible
         p, _ = self.net.sampler(feats, target)
         return VoiceSampler.step_loss(p, target), torch.ones_like(target[..., 0], dtype=torch.bool)

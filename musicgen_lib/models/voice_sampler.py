@@ -11,7 +11,9 @@ alphabet does not collapse the way "note or pause" did.
 Training (the thesis' scheme): the decision *index* is sampled from the voice's
 distribution, its *value* replaced by the truth; the per-note probability
 ``p(m) = P(some voice plays m) * (1 - P(some voice bans m))`` enters a binary
-cross-entropy. That loss is a stochastic surrogate, not the sampler's likelihood.
+cross-entropy. That loss is a stochastic surrogate, not the sampler's likelihood;
+:meth:`VoiceSampler.path_log_prob` scores the sampler's own probability of the frames instead.
+Sampling one frame at a time is ``thesis_step.GeneratorStep.voices``.
 
 ``state_across``: ``"time"`` (the author's code: voice v keeps its own LSTM state from
 step to step) or ``"voices"`` (the state flows from voice to voice within a step and starts
@@ -24,6 +26,8 @@ is off leaves no trace, and ``p(m) = P(some voice plays m)``. Kept for the ablat
 notebook 06; the likelihood estimate (thesis_nll) needs ``play-ban``.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -118,7 +122,7 @@ class VoiceSampler(nn.Module):
         p = p_play * (1 - p_ban)
         return p, {"q": torch.stack(qs), "choices": torch.stack(choices)}
 
-    def path_log_prob(self, features, target, generator=None, noise=None):
+    def path_log_prob(self, features, target, generator=None, noise=None, particles: int = 1):
         """The sampler's own probability of the true frames, teacher-forced over whole
         sequences: a trainable alternative to the thesis' surrogate (``loss="path"``).
 
@@ -132,10 +136,15 @@ class VoiceSampler(nn.Module):
         decisions carry no gradient). Unlike the BCE of marginals, it charges a silent step
         the probability that *every* voice bans. features (B, T, F), target (B, T, 12) in
         the model's class order. Returns log w (B, T) and which frames the voices can play
-        (B, T) (no more notes than voices); impossible frames score 0.
+        (B, T) (no more notes than voices); impossible frames score 0. With ``particles`` = K,
+        the log of the mean of K independent weights (an importance-weighted bound, tighter:
+        one particle under-rates frames of many notes, which many orders of decisions play).
         """
         if self.alphabet != "play-ban":
             raise ValueError("the path likelihood needs the play/ban alphabet")
+        K = particles
+        if K > 1:  # the particles side by side in the batch
+            features, target = features.repeat(K, 1, 1), target.repeat(K, 1, 1)
         B, T, N = target.shape
         V = self.n_voices
         if noise is None:
@@ -168,6 +177,9 @@ class VoiceSampler(nn.Module):
                 note = self._note(idx, features.dtype)
                 is_play = (idx < N).to(features.dtype)[..., None]
                 play, ban = play + note * is_play, ban + note * (1 - is_play)
+        if K > 1:
+            log_w = torch.logsumexp(log_w.view(K, -1, T), 0) - math.log(K)
+            possible = possible.view(K, -1, T)[0]
         return log_w, possible
 
     @staticmethod
