@@ -31,6 +31,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="override the training option max_steps")
     p.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     p.add_argument("--seed", type=int, help="override the training option seed")
+    p.add_argument("--init", help="start from the weights of this trained run's folder "
+                   "(fine-tuning; the training option init)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     _device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -143,7 +145,7 @@ def run_train(args) -> int:
             _positive("--" + k.replace("_", "-"), getattr(args, k))
         name = registry.canonical(args.model)
         model_opts, train_opts = _read_options(args.config, name)
-        for k in ("max_steps", "max_minutes", "seed"):
+        for k in ("max_steps", "max_minutes", "seed", "init"):
             if getattr(args, k) is not None:
                 train_opts[k] = getattr(args, k)
         cfg = make_train_config(train_opts)

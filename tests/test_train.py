@@ -215,6 +215,8 @@ def test_cli_train_then_evaluate(tmp_path, jsb_file, capsys):
     (["train", "--model", "lstm", "--dataset", "jsb", "--path", "/nonexistent", "--out", "o"], "no such file"),
     (["train", "--model", "lstm", "--dataset", "jsb", "--path", "JSB", "--out", "o", "--config", "bad.json"], "bad.json"),
     (["evaluate", "--checkpoint", "/nonexistent", "--dataset", "jsb", "--path", "JSB"], "no such checkpoint"),
+    (["train", "--model", "lstm", "--dataset", "jsb", "--path", "JSB", "--out", "o", "--init", "/nonexistent"],
+     "no such checkpoint folder"),
 ])
 def test_cli_errors_are_one_line(tmp_path, jsb_file, capsys, argv, msg):
     (tmp_path / "bad.json").write_text("{not json")
