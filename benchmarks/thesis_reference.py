@@ -33,9 +33,14 @@ def per_step_loss(model, history, x, start=None, noise=None, generator=None):
             step = step + start
         inp = torch.cat([frames[:, P + t - 1], model.time_input(step % 2 ** c.time_bits)], -1)
         local, local_s = model.local_lstm(inp[:, None], local_s)
-        # the reader on this one step: frames[:, t:P + t + 1] holds x_{t-P} .. x_t
-        read, _, reader_s = model.history_reader(inp[:, None], frames[:, t:P + t + 1], reader_s)
-        read = read[:, 0]
+        # the reader's controller as one fused cell (as the reference has always timed it)
+        r = model.history_reader
+        reader_s = torch.lstm_cell(inp, reader_s or (inp.new_zeros(B, r.read_lstm.hidden_size),) * 2,
+                                   r.read_lstm.weight_ih_l0, r.read_lstm.weight_hh_l0,
+                                   r.read_lstm.bias_ih_l0, r.read_lstm.bias_hh_l0)
+        weights = torch.softmax(r.read_linear(reader_s[0]), -1)  # (B, L)
+        past = frames[:, P + t - torch.tensor(r.lags)]  # (B, L, 12): x_{t - lags[k]}
+        read = torch.bmm(weights[:, None], past)[:, 0]
         agg, agg_s = model.aggregation_lstm(torch.cat([local[:, 0], read], -1)[:, None], agg_s)
         feats = agg[:, 0]
         target = frames[:, P + t]
