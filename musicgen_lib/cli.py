@@ -21,6 +21,9 @@ EXAMPLES = """examples:
   musicgen evaluate --checkpoint runs/nade --dataset jsb --path ../shared/datasets/jsb-chorales --json
   musicgen evaluate --checkpoint checkpoints/thesis-jsb --dataset jsb --path ../shared/datasets/jsb-chorales
   musicgen sample --checkpoint ../shared/reference/thesis-2018 --prime-dataset chorales --out sample.mid
+  musicgen sample --checkpoint checkpoints/thesis-piano --generator checkpoints/thesis-piano/generator-path \
+      --history 128 --temperature 0.8 --gibbs-steps 8 --prime-dataset piano-midi-de \
+      --path ../shared/datasets/piano-midi-de --out piano.mid
   musicgen render sample.mid --audio sample.mp3 --score sample.svg --roll sample.png
   musicgen analyze sample.mid --json
 """
@@ -99,6 +102,18 @@ def cmd_sample(args) -> int:
     if args.gibbs_steps is not None and args.gibbs_steps < 1:
         raise DataError(f"--gibbs-steps must be at least 1, not {args.gibbs_steps}")
     gen, dec = load_thesis_model(args.checkpoint) if args.checkpoint else load_thesis_model()
+    if args.generator:  # another generator run with this checkpoint's decoder
+        from .models.thesis import ThesisGenerator
+        from .train import load_trained
+
+        gen = load_trained(args.generator)[0].net
+        if not isinstance(gen, ThesisGenerator):
+            raise DataError(f"{args.generator}: not a run of the model 'thesis'")
+        if gen.config.semantics != dec.config.semantics:
+            raise DataError(f"{args.generator}: reads {gen.config.semantics} rolls, the decoder "
+                            f"{dec.config.semantics} rolls")
+    if args.history < 0:
+        raise DataError(f"--history must be at least 0, not {args.history}")
     semantics = gen.config.semantics
     bar = 16
     rng = np.random.default_rng(args.seed)
@@ -125,17 +140,19 @@ def cmd_sample(args) -> int:
     sounding = np.flatnonzero(roll.any(axis=1))
     if not len(sounding):
         raise DataError(f"{source}: the prime holds no notes")
+    # the prime bar, after --history steps of the piece where it has them
     first = sounding[0] // bar * bar
-    starts = np.arange(first, max(first + 1, len(roll) - bar + 1), bar)
-    a = int(starts[rng.integers(len(starts))]) if not args.prime else int(first)
-    prime = roll[a:a + bar]
+    lo = min(first + args.history, max(first, (len(roll) - bar) // bar * bar))
+    starts = np.arange(lo, max(lo + 1, len(roll) - bar + 1), bar)
+    a = int(starts[rng.integers(len(starts))]) if not args.prime else int(lo)
+    prime = roll[max(0, a - args.history):a + bar]
     sample = generate(gen, dec, prime, steps=args.steps, temperature=args.temperature,
                       seed=args.seed, progress=sys.stderr.isatty(), gibbs_steps=args.gibbs_steps)
     out_roll = np.concatenate([prime, sample.roll[0]])
     velocity = np.concatenate([np.where(prime > 0, 80, 0), sample.velocity[0]]).astype(np.uint8)
     roll_to_midi(out_roll, args.out, semantics=semantics, velocity=velocity)
-    print(f"wrote {args.out}: one bar of {source} (steps {a}..{a + bar - 1}) and "
-          f"{args.steps} generated steps, seed {args.seed}")
+    print(f"wrote {args.out}: steps {a - len(prime) + bar}..{a + bar - 1} of {source} (the last bar "
+          f"primes, the rest is history) and {args.steps} generated steps, seed {args.seed}")
     return 0
 
 
@@ -186,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--gibbs-steps", type=int, help="the decoder's Gibbs sweeps per frame "
                         "(default: the checkpoint's; notebook 10 uses 8 for thesis-piano)")
+    sample.add_argument("--generator", help="a trained 'thesis' run to use instead of the "
+                        "checkpoint's generator, e.g. checkpoints/thesis-piano/generator-path")
+    sample.add_argument("--history", type=int, default=0, help="also read this many steps before "
+                        "the prime bar (default 0; notebook 10 gives generator-path 128)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="output MIDI file")
     sample.set_defaults(func=cmd_sample)

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from musicgen_lib.cli import main
 
@@ -43,3 +44,35 @@ def test_errors_are_one_line_without_traceback(tmp_path):
         assert r.returncode == 2, r.stderr
         assert r.stderr.startswith("musicgen: error: ") and r.stderr.count("\n") == 1, r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_sample_writes_the_prime_and_the_continuation(tmp_path, capsys):
+    """musicgen sample with the committed chorale model and a bar of a built-in chorale."""
+    from musicgen_lib.data import midi_to_roll
+
+    out = tmp_path / "s.mid"
+    assert main(["sample", "--steps", "8", "--out", str(out), "--seed", "1"]) == 0
+    assert "and 8 generated steps" in capsys.readouterr().out
+    roll = midi_to_roll(out, semantics="onset")
+    assert 9 <= len(roll) <= 24 and roll.any()
+
+
+def test_sample_with_another_generator_and_history(piano_midi_de, tmp_cache, tmp_path, capsys):
+    """--generator swaps in another generator run (notebook 10's path-loss model) and
+    --history reads that many steps before the prime bar; bad values are one-line errors."""
+    from musicgen_lib.data import midi_to_roll
+
+    out, ckpt = tmp_path / "p.mid", Path(__file__).resolve().parents[1] / "checkpoints" / "thesis-piano"
+    base = ["sample", "--checkpoint", str(ckpt), "--prime-dataset",
+            "piano-midi-de", "--path", str(piano_midi_de), "--steps", "8", "--out", str(out)]
+    assert main([*base, "--generator", str(ckpt / "generator-path"),
+                 "--history", "128", "--temperature", "0.8", "--gibbs-steps", "8"]) == 0
+    printed = capsys.readouterr().out
+    first, last = (int(v) for v in printed.split("steps ")[1].split(" of ")[0].split(".."))
+    assert last - first + 1 == 144  # 128 steps of history and the bar
+    assert len(midi_to_roll(out, semantics="onset")) <= 144 + 8
+    for extra, msg in ((["--generator", str(ckpt / "decoder")], "not a run of the model"),
+                       (["--history", "-1"], "--history")):
+        r = subprocess.run([sys.executable, "-m", "musicgen_lib", *base, *extra],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, r.stderr
