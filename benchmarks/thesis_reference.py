@@ -24,6 +24,8 @@ def per_step_loss(model, history, x, start=None, noise=None, generator=None):
     frames = torch.cat([history[:, -P:], x], 1).float()[..., model.to_model]  # (B, P+T, 12)
     if noise is None:
         noise = torch.rand(c.n_voices, B, T, generator=generator)
+    reader = model.history_reader
+    lags = torch.tensor(reader.lags)
     local_s = reader_s = agg_s = None
     voice_s = [None] * c.n_voices
     ps = []
@@ -34,12 +36,11 @@ def per_step_loss(model, history, x, start=None, noise=None, generator=None):
         inp = torch.cat([frames[:, P + t - 1], model.time_input(step % 2 ** c.time_bits)], -1)
         local, local_s = model.local_lstm(inp[:, None], local_s)
         # the reader's controller as one fused cell (as the reference has always timed it)
-        r = model.history_reader
-        reader_s = torch.lstm_cell(inp, reader_s or (inp.new_zeros(B, r.read_lstm.hidden_size),) * 2,
-                                   r.read_lstm.weight_ih_l0, r.read_lstm.weight_hh_l0,
-                                   r.read_lstm.bias_ih_l0, r.read_lstm.bias_hh_l0)
-        weights = torch.softmax(r.read_linear(reader_s[0]), -1)  # (B, L)
-        past = frames[:, P + t - torch.tensor(r.lags)]  # (B, L, 12): x_{t - lags[k]}
+        rl = reader.read_lstm
+        reader_s = torch.lstm_cell(inp, reader_s or (inp.new_zeros(B, rl.hidden_size),) * 2,
+                                   rl.weight_ih_l0, rl.weight_hh_l0, rl.bias_ih_l0, rl.bias_hh_l0)
+        weights = torch.softmax(reader.read_linear(reader_s[0]), -1)  # (B, L)
+        past = frames[:, P + t - lags]  # (B, L, 12): x_{t - lags[k]}
         read = torch.bmm(weights[:, None], past)[:, 0]
         agg, agg_s = model.aggregation_lstm(torch.cat([local[:, 0], read], -1)[:, None], agg_s)
         feats = agg[:, 0]

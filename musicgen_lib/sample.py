@@ -113,7 +113,7 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
     state = loop.generator.prime(state, x_prime, g)
     dstate = decoder.prime(y_prime)
     # in chunks for the progress bar; one chunk's outputs are stacked over its steps
-    chunk = 16 if progress else max(steps, 1)
+    chunk = 16 if progress else steps
     bar = None
     if progress:
         from tqdm.auto import tqdm

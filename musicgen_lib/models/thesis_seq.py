@@ -126,7 +126,8 @@ class ThesisModel(SequenceModel):
 
     def log_prob(self, x, mask, validation: bool = False, particles: int = 16, **_):
         """(B, T) per-step log-probabilities of the 12-dim frames from step 0 (zero history).
-        ``validation=True``: minus the surrogate loss (cheap, for early stopping)."""
+        ``validation=True``: minus the training loss (``cfg.loss``, on the past it trains on;
+        cheap, for early stopping)."""
         hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
         frames = compress(x)
         if validation:  # the training loss, on the past the model is trained to read

@@ -82,6 +82,19 @@ class VoiceSampler(nn.Module):
             return F.one_hot(idx % self.n_notes, self.n_notes).to(dtype)
         return F.one_hot(idx, self.n_notes + 1)[..., :self.n_notes].to(dtype)
 
+    def _voice(self, features, play, ban, state):
+        """One voice over whole sequences, teacher-forced: its decision distribution
+        (B, T, 24) given the masks so far, and the LSTM state passed to the next voice."""
+        B, T, _ = features.shape
+        inp = torch.cat([features, play, ban], dim=-1)  # (B, T, F + 24)
+        if self.state_across == "time":  # one full-sequence call per voice
+            out, _ = self.lstm(inp)
+        else:  # every (b, t) is a sequence over voices: carry the state voice to voice
+            out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
+            out = out.reshape(B, T, -1)
+        with torch.autocast(features.device.type, enabled=False):  # the head in fp32
+            return self.decision_probs(out.float(), play, ban), state
+
     def forward(self, features, target, generator=None, noise=None):
         """Teacher-forced pass over whole sequences.
 
@@ -100,14 +113,7 @@ class VoiceSampler(nn.Module):
         p_ban = features.new_zeros(B, T, N)
         qs, choices, state = [], [], None
         for v in range(self.n_voices):
-            inp = torch.cat([features, play, ban], dim=-1)  # (B, T, F + 24)
-            if self.state_across == "time":  # one full-sequence call per voice
-                out, _ = self.lstm(inp)
-            else:  # every (b, t) is a sequence over voices: carry the state voice to voice
-                out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
-                out = out.reshape(B, T, -1)
-            with torch.autocast(features.device.type, enabled=False):  # the head in fp32
-                q = self.decision_probs(out.float(), play, ban)  # (B, T, 24)
+            q, state = self._voice(features, play, ban, state)  # (B, T, 24)
             p_play = p_play + (1 - p_play) * q[..., :N]
             if self.alphabet == "play-ban":
                 p_ban = p_ban + (1 - p_ban) * q[..., N:]
@@ -156,14 +162,7 @@ class VoiceSampler(nn.Module):
         log_w = features.new_zeros(B, T)
         state = None
         for v in range(V):
-            inp = torch.cat([features, play, ban], dim=-1)
-            if self.state_across == "time":
-                out, _ = self.lstm(inp)
-            else:
-                out, state = self.lstm(inp.reshape(B * T, 1, -1), state)
-                out = out.reshape(B, T, -1)
-            with torch.autocast(features.device.type, enabled=False):  # the head in fp32
-                q = self.decision_probs(out.float(), play, ban)  # (B, T, 24)
+            q, state = self._voice(features, play, ban, state)  # (B, T, 24)
             with torch.no_grad():
                 undecided = (play + ban) == 0
                 left = (target * undecided).sum(-1, keepdim=True)  # sounding, not yet played
