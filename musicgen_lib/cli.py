@@ -12,18 +12,21 @@ import sys
 from .errors import MusicgenError
 
 EXAMPLES = """examples:
+  musicgen data fetch all                    # the datasets and the author's files, into the data home
+  musicgen data home                         # where the data home is and what it holds
   musicgen data stats --dataset chorales
-  musicgen data stats --dataset jsb --path ../shared/datasets/jsb-chorales --resolution quarter
-  musicgen data stats --dataset piano-midi-de --path ../shared/datasets/piano-midi-de --json
-  musicgen data prepare ../shared/datasets/piano-midi-de --out shards/piano-midi-de
-  musicgen train --model lstm --dataset shards --path shards/piano-midi-de --out runs/lstm
-  musicgen train --model rnn-nade --dataset jsb --path ../shared/datasets/jsb-chorales --out runs/nade
-  musicgen evaluate --checkpoint runs/nade --dataset jsb --path ../shared/datasets/jsb-chorales --json
-  musicgen evaluate --checkpoint checkpoints/thesis-jsb --dataset jsb --path ../shared/datasets/jsb-chorales
-  musicgen sample --checkpoint ../shared/reference/thesis-2018 --prime-dataset chorales --out sample.mid
+  musicgen data stats --dataset jsb --resolution quarter
+  musicgen data stats --dataset piano-midi-de --json
+  musicgen data stats --dataset midi --path my-midi-folder
+  musicgen data prepare my-midi-folder --out shards/mine
+  musicgen train --model lstm --dataset shards --path shards/mine --out runs/lstm
+  musicgen train --model rnn-nade --dataset jsb --out runs/nade
+  musicgen evaluate --checkpoint runs/nade --dataset jsb --json
+  musicgen evaluate --checkpoint checkpoints/thesis-jsb --dataset jsb
+  musicgen sample --out sample.mid           # the chorale model shipped with the package
+  musicgen sample --checkpoint "$(musicgen data home --source thesis-2018)" --out author.mid
   musicgen sample --checkpoint checkpoints/thesis-piano --generator checkpoints/thesis-piano/generator-path \
-      --history 128 --temperature 0.8 --gibbs-steps 8 --prime-dataset piano-midi-de \
-      --path ../shared/datasets/piano-midi-de --out piano.mid
+      --history 128 --temperature 0.8 --gibbs-steps 8 --prime-dataset piano-midi-de --out piano.mid
   musicgen render sample.mid --audio sample.mp3 --score sample.svg --roll sample.png
   musicgen analyze sample.mid --json
 """
@@ -35,7 +38,8 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, choices=DATASETS,
                    help="chorales (music21's bundled corpus, no path needed), jsb (BL 2012 JSON), "
                         "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder)")
-    p.add_argument("--path", help="dataset folder (or file); not needed for chorales")
+    p.add_argument("--path", help="dataset folder (or file); default for jsb and piano-midi-de: "
+                                  "the data home (`musicgen data home`); not needed for chorales")
     p.add_argument("--resolution", default="quarter", choices=list(JSB_RESOLUTIONS),
                    help="JSB time resolution (default: quarter, the benchmark)")
     p.add_argument("--steps-per-beat", type=int, default=4,
@@ -74,6 +78,32 @@ def cmd_data_stats(args) -> int:
         print(f"skipped {len(stats['skipped'])} files:")
         for k in stats["skipped"]:
             print(f"  {k['file']}: {k['reason']}")
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    from .data.fetch import fetch
+
+    r = fetch(args.names, home=args.home, mirror=args.mirror)
+    for name, files in r.downloaded.items():
+        print(f"{name}: {len(files)} files downloaded, {r.present[name]} already present "
+              f"({r.home})")
+    return 0
+
+
+def cmd_data_home(args) -> int:
+    from .data.home import SOURCES, data_home, missing_files, source_folder, sources
+
+    if args.source:
+        print(source_folder(args.source))
+        return 0
+    home = data_home()
+    print(f"data home: {home}")
+    for name in SOURCES:
+        n, missing = len(sources()[name]["files"]), len(missing_files(name))
+        state = "complete" if not missing else "absent" if missing == n else \
+            f"incomplete ({missing} of {n} files missing)"
+        print(f"  {name:<14} {state:<12} {source_folder(name)}")
     return 0
 
 
@@ -169,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_data_stats)
+    from .data.home import SOURCES
+
+    fetch = data_sub.add_parser(
+        "fetch", help="download datasets and the thesis author's files into the data home",
+        description="Download each file from its public source at a pinned commit (or from "
+                    "--mirror), verify its SHA-256 and move it into the data home; resumes "
+                    "broken transfers, and downloads nothing that is already there. The data "
+                    "home is $MUSICGEN_DATA, else ../shared beside the source checkout, else "
+                    "the user's data folder.")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help=f"{', '.join(SOURCES)} or all (default: all)")
+    fetch.add_argument("--home", help="the data home to fill (default: `musicgen data home`)")
+    fetch.add_argument("--mirror", help="a URL laid out like the data home "
+                       "(URL/datasets/jsb-chorales/...); default $MUSICGEN_MIRROR, else the "
+                       "public sources")
+    fetch.set_defaults(func=cmd_data_fetch)
+    home = data_sub.add_parser("home", help="where the data home is and which sources it holds")
+    home.add_argument("--source", choices=SOURCES, help="print only this source's folder")
+    home.set_defaults(func=cmd_data_home)
     prep = data_sub.add_parser(
         "prepare", help="convert a folder of MIDI files into compressed shards of piano rolls",
         description="Parse every MIDI file under FOLDER (recursively) in parallel into "

@@ -26,7 +26,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,29 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoints import BUNDLED, CHECKOUT_CHECKPOINTS, DEFAULT
+from .data.home import source_folder
 from .errors import DataError, MidiError, MusicgenError
 
-#: The repository root (``checkpoints/`` lives here; the shared data and reference folders
-#: are its siblings by default).
-REPO = Path(__file__).resolve().parents[1]
-CHECKPOINTS = REPO / "checkpoints"
+CHECKPOINTS = CHECKOUT_CHECKPOINTS
 #: Reviewed models that have a ``generate`` (the thesis model in the engine does not).
 REVIEW_MODELS = ("lstm", "rbm", "rnn-rbm", "rnn-nade", "mixture")
 #: Longest continuation :func:`generate` accepts, in steps.
 MAX_STEPS = 4096
 AUTHOR_FILES = ("greats-model.pt", "greats-decoder.pt")
-
-
-def default_reference() -> Path:
-    """``$MUSICGEN_REFERENCE``, else ``../shared/reference/thesis-2018`` beside the repository."""
-    env = os.environ.get("MUSICGEN_REFERENCE")
-    return Path(env) if env else REPO.parent / "shared" / "reference" / "thesis-2018"
-
-
-def default_data() -> Path:
-    """``$MUSICGEN_DATA``, else ``../shared/datasets`` beside the repository."""
-    env = os.environ.get("MUSICGEN_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "datasets"
 
 
 # ---------------------------------------------------------------- the models
@@ -113,13 +99,13 @@ def _review_model(folder: Path) -> PlayModel | None:
 
 def available_models(reference=None, checkpoints=None) -> list:
     """The committed checkpoints that can generate, as :class:`PlayModel` s: the thesis
-    model trained on the chorales, the author's weights when ``reference`` (default
-    :func:`default_reference`) holds them, and every reviewed model under
-    ``checkpoints/review-jsb/`` (a missing folder is simply not listed)."""
+    model trained on the chorales (shipped with the package), the author's weights when
+    ``reference`` (default: the data home's ``thesis-2018``) holds them, and every reviewed
+    model under ``checkpoints/review-jsb/`` (a missing folder is simply not listed)."""
     root = Path(checkpoints) if checkpoints is not None else CHECKPOINTS
-    reference = Path(reference) if reference is not None else default_reference()
+    reference = Path(reference) if reference is not None else source_folder("thesis-2018")
     out = []
-    own = root / "thesis-chorales"
+    own = BUNDLED / DEFAULT if checkpoints is None else root / DEFAULT
     if (own / "generator").is_dir() and (own / "decoder").is_dir():
         out.append(PlayModel("thesis-chorales", "thesis", own, "chorales", "onset", 4,
                              "the thesis model trained on the music21 Bach chorales", 90.0))
@@ -257,22 +243,24 @@ def _dataset(name: str, path: str, semantics: str, steps_per_beat: int, resoluti
 
 
 class PrimeSource:
-    """The test pieces that can prime a model: those of its own dataset when the data is
-    found (``data``, default :func:`default_data`), else the music21 chorales (always there)."""
+    """The test pieces that can prime a model: those of its own dataset when it is in the data
+    home (``data``, default :func:`~musicgen_lib.data.home.data_home`), else the music21
+    chorales (always there)."""
 
     def __init__(self, model: PlayModel, data=None):
+        from .data.home import require
+
         self.model = model
-        data = Path(data) if data is not None else default_data()
         self.dataset, self.note, self._pieces = "chorales", "", None
-        folder = {"jsb": "jsb-chorales", "piano-midi-de": "piano-midi-de"}.get(model.dataset)
-        if folder is not None:
+        if model.dataset in ("jsb", "piano-midi-de"):
             try:
-                ds = _dataset(model.dataset, str(data / folder), model.semantics,
+                ds = _dataset(model.dataset, str(require(model.dataset, data)), model.semantics,
                               model.steps_per_beat, model.resolution)
                 self._pieces = {p.name: p for p in ds.pieces("test") if p.roll.any()}
                 self.dataset = model.dataset
             except MusicgenError:
-                self.note = f"{model.dataset} not found in {data}: priming with chorales"
+                self.note = (f"{model.dataset} is not in the data home (`musicgen data fetch "
+                             f"{model.dataset}`): priming with chorales")
         elif model.dataset not in ("chorales",):
             self.note = f"priming with chorales ({model.dataset} is not browsable here)"
 
@@ -497,7 +485,7 @@ class PlayApp:
         self.data, self.reference, self.checkpoints = data, reference, checkpoints
         self.models = {m.name: m for m in available_models(reference, checkpoints)}
         if not self.models:
-            raise MusicgenError("no model to generate with: checkpoints/thesis-chorales is "
+            raise MusicgenError("no model to generate with: the bundled thesis-chorales is "
                                 "missing and no reference folder was found")
         self.result: PlayResult | None = None
         self.message: str | None = None

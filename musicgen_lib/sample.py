@@ -36,14 +36,15 @@ class Sample:
     decision_probs: np.ndarray = None
 
 
-#: The committed checkpoint that ``musicgen sample`` uses when none is named.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "thesis-chorales"
-
-
-def load_thesis_model(folder=DEFAULT_CHECKPOINT):
+def load_thesis_model(folder=None):
     """(generator, decoder) from a checkpoint folder: ours (training runs of the models
     ``thesis`` in ``generator/`` and ``thesis-decoder`` in ``decoder/``) or the author's
-    (``greats-model.pt``, ``greats-decoder.pt``, loaded in faithful mode)."""
+    (``greats-model.pt``, ``greats-decoder.pt``, loaded in faithful mode). Without a folder,
+    the default model shipped with the package (:data:`~musicgen_lib.checkpoints.DEFAULT`)."""
+    if folder is None:
+        from .checkpoints import DEFAULT, find_checkpoint
+
+        folder = find_checkpoint(DEFAULT)
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")

@@ -1,4 +1,6 @@
-"""Shared fixtures: the datasets beside the checkout, and a private cache folder."""
+"""Shared fixtures: the datasets and reference files of the data home (``../shared`` beside
+the checkout here and in CI; ``$MUSICGEN_DATA`` or the user's data folder elsewhere), and a
+private cache folder. Tests that need a source the home lacks are skipped."""
 from pathlib import Path
 
 import pytest
@@ -8,23 +10,33 @@ import torch
 # second thread on a busy 2-core machine made them many times slower.
 torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-PIANO_MIDI_DE = SHARED / "piano-midi-de"
-JSB = SHARED / "jsb-chorales"
+from musicgen_lib.data.home import missing_files, source_folder
+
+PIANO_MIDI_DE = source_folder("piano-midi-de")
+JSB = source_folder("jsb")
+REFERENCE = source_folder("thesis-2018")
+
+
+def need(name: str) -> Path:
+    """The data home's folder of source ``name``; skips the test when it is not complete."""
+    if missing_files(name):
+        pytest.skip(f"{source_folder(name)}: not in the data home (musicgen data fetch {name})")
+    return source_folder(name)
 
 
 @pytest.fixture
 def piano_midi_de():
-    if not PIANO_MIDI_DE.exists():
-        pytest.skip(f"{PIANO_MIDI_DE} not present")
-    return PIANO_MIDI_DE
+    return need("piano-midi-de")
 
 
 @pytest.fixture
 def jsb():
-    if not JSB.exists():
-        pytest.skip(f"{JSB} not present")
-    return JSB
+    return need("jsb")
+
+
+@pytest.fixture
+def reference():
+    return need("thesis-2018")
 
 
 @pytest.fixture

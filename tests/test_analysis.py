@@ -2,7 +2,6 @@
 (musicgen_lib.analysis.harmony, .metrics, .two_sample)."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from musicgen_lib.analysis.metrics import (aggregate, confidence_interval, empty
 from musicgen_lib.analysis.two_sample import (TwoSampleConfig, fragment_features,
                                               two_sample_test, wilson_interval)
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "thesis-2018"
 C_MAJOR = (60, 62, 64, 65, 67, 69, 71, 72)
 
 
@@ -203,11 +201,8 @@ def test_two_sample_identical_and_different():
 
 
 @pytest.fixture
-def hour():
-    path = REFERENCE / "final-model-1h.mid"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    return path
+def hour(reference):
+    return reference / "final-model-1h.mid"
 
 
 def test_author_hour_reference_figures(hour):

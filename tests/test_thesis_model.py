@@ -17,7 +17,7 @@ from musicgen_lib.models.thesis_step import DecoderStep, GeneratorStep, Sampling
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from thesis_reference import per_step_loss  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "thesis-2018"
+from conftest import REFERENCE, need  # noqa: E402
 
 
 def _batch(B=3, T=40, P=128, seed=0):
@@ -136,10 +136,8 @@ def test_decoder_respects_the_octave_mask():
 
 @pytest.fixture(scope="module")
 def author_fragments():
-    path = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "piano-midi-de"
-    if not (REFERENCE / "greats-model.pt").exists() or not path.exists():
-        pytest.skip("the author's weights or piano-midi.de are not beside the checkout")
-    ds = load_dataset("piano-midi-de", path, semantics="onset")
+    need("thesis-2018")
+    ds = load_dataset("piano-midi-de", need("piano-midi-de"), semantics="onset")
     fr = Fragments(ds.pieces())
     return fr.get(np.random.default_rng(0).choice(len(fr), 140, replace=False))
 

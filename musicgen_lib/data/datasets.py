@@ -123,9 +123,11 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
                  cache: bool = True, cache_dir=None, progress: bool = False) -> Dataset:
     """Load a dataset by name (see the module docstring for names and splits).
 
-    ``path`` is required for ``jsb`` (the folder holding ``jsb-chorales-*.json``, or one
-    such file), ``piano-midi-de`` and ``midi`` (a folder searched recursively for
-    ``*.mid``/``*.midi``). Unreadable or filtered files are skipped and listed in
+    ``path`` is the folder holding ``jsb-chorales-*.json`` (or one such file) for ``jsb``,
+    a folder searched recursively for ``*.mid``/``*.midi`` for ``piano-midi-de`` and
+    ``midi``; left out, ``jsb`` and ``piano-midi-de`` are read from the data home
+    (:func:`~musicgen_lib.data.home.require`: a missing one names ``musicgen data fetch``),
+    while ``midi`` needs it. Unreadable or filtered files are skipped and listed in
     ``Dataset.skipped`` with their reason. Raises :class:`DataError` for a path that does
     not exist, holds no MIDI, or an unknown option.
     """
@@ -133,6 +135,10 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
     if semantics not in SEMANTICS:
         raise DataError(f"unknown semantics {semantics!r} (choose from {', '.join(SEMANTICS)})")
+    if path is None and name in ("jsb", "piano-midi-de"):
+        from .home import require
+
+        path = require(name)
     if name == "jsb":
         return _load_jsb(path, resolution, semantics)
     if name == "chorales":
@@ -261,8 +267,6 @@ def _load_jsb(path, resolution: str, semantics: str) -> Dataset:
                         f"(choose from {', '.join(JSB_RESOLUTIONS)})")
     if semantics != "sounding":
         raise DataError("the JSB JSON files hold sounding notes only (use semantics='sounding')")
-    if path is None:
-        raise DataError("dataset 'jsb' needs --path (the folder holding jsb-chorales-*.json)")
     path = Path(path)
     file = path / f"jsb-chorales-{resolution}.json" if path.is_dir() else path
     for res in JSB_RESOLUTIONS:  # a file named after its resolution says what it holds
