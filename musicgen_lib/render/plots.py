@@ -11,6 +11,18 @@ from ..data.midi import LOWEST_KEY
 from ..data.octave import PITCH_CLASS_NAMES
 
 
+def set_book_theme() -> None:
+    """The book's one plotting theme, set by every chapter's first cell: seaborn's
+    ``notebook`` context on its ``ticks`` style (white background, no grid over piano rolls),
+    the colourblind palette, and figures at 80 dpi.
+
+    Notebook: every chapter (01–10)."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="ticks", palette="colorblind",
+                  rc={"figure.dpi": 80, "axes.spines.top": False, "axes.spines.right": False})
+
+
 def pitch_name(midi: int) -> str:
     """``60 -> 'C4'`` (scientific pitch notation)."""
     return f"{PITCH_CLASS_NAMES[midi % 12]}{midi // 12 - 1}"
