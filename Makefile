@@ -25,7 +25,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv book book-stored test browser-test screenshots chromium clean
+.PHONY: all venv data book book-stored test browser-test screenshots chromium clean
 .DELETE_ON_ERROR:
 
 all: book
@@ -51,7 +51,14 @@ $(JS_STAMP): $(JS_DIR)/package.json $(wildcard $(JS_DIR)/package-lock.json)
 	fi
 	@touch $@
 
-book: venv $(JS_STAMP)
+# The datasets and the thesis author's files, fetched into the data home when they are not
+# there (`musicgen data fetch all`, see README "Run it yourself"): nothing is downloaded when
+# ../shared lies beside the checkout or the files are already in place, each with its SHA-256.
+# $MUSICGEN_DATA chooses another data home, $MUSICGEN_MIRROR another source.
+data: venv
+	$(VENV)/bin/musicgen data fetch all
+
+book: venv data $(JS_STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) scripts/check_offline.py $(BUILD_DIR)/html
 	@echo "The book is in $(BUILD_DIR)/html/index.html"
@@ -67,7 +74,7 @@ book-stored: venv $(JS_STAMP)
 	$(PY) scripts/check_offline.py $(BUILD_DIR)/html
 	@echo "The book (stored outputs) is in $(BUILD_DIR)/html/index.html"
 
-test: venv
+test: venv data
 	$(PY) -m pytest -p no:cacheprovider tests
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with $(NBVAL_SANITIZE) notebooks/
