@@ -2,6 +2,7 @@
 another folder with no data home and no network, samples with the model shipped inside the
 package."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_installed_package_samples_from_anywhere(tmp_path):
-    target, work = tmp_path / "site", tmp_path / "elsewhere"
+    target, work, source = tmp_path / "site", tmp_path / "elsewhere", tmp_path / "source"
     work.mkdir()
+    # a copy of the sources, so that setuptools' build/ folder is not left in the checkout
+    shutil.copytree(ROOT / "musicgen_lib", source / "musicgen_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--no-build-isolation", "--no-index", "--target", str(target), str(ROOT)],
+                        "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (target / "musicgen_lib/bundled/thesis-chorales/generator/model.pt").is_file()
