@@ -129,6 +129,9 @@ def cmd_sample(args) -> int:
     from .errors import DataError
     from .sample import generate, load_thesis_model
 
+    from .files import check_output
+
+    check_output(args.out, inputs=[args.prime], force=args.force, suffixes=(".mid", ".midi"))
     if args.gibbs_steps is not None and args.gibbs_steps < 1:
         raise DataError(f"--gibbs-steps must be at least 1, not {args.gibbs_steps}")
     gen, dec = load_thesis_model(args.checkpoint) if args.checkpoint else load_thesis_model()
@@ -257,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--history", type=int, default=0, help="also read this many steps before "
                         "the prime bar (default 0; notebook 10 gives generator-path 128)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", required=True, help="output MIDI file")
+    sample.add_argument("--out", required=True, help="output MIDI file (.mid)")
+    sample.add_argument("--force", action="store_true", help="replace --out if it exists")
     sample.set_defaults(func=cmd_sample)
 
     from .cli_models import add_evaluate_parser, add_train_parser

@@ -28,6 +28,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", help='JSON file {"model": {...}, "train": {...}} of options')
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--force", action="store_true", help="replace the run saved in --out "
+                   "(a folder that holds anything but a run is never written into)")
     p.add_argument("--max-steps", type=int, help="override the training option max_steps")
     p.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     p.add_argument("--seed", type=int, help="override the training option seed")
@@ -139,10 +141,14 @@ def run_train(args) -> int:
         import torch
 
         from . import distributed
-        from .train import make_train_config, train
+        from .train import check_run_folder, make_train_config, train
 
         for k in ("max_steps", "threads"):
             _positive("--" + k.replace("_", "-"), getattr(args, k))
+        check_run_folder(args.out, resume=args.resume, overwrite=args.force)  # before any work
+        if args.resume and not (Path(args.out) / "checkpoint.pt").exists():
+            print(f"musicgen train: note: {args.out} holds no run to resume; starting a new one",
+                  file=sys.stderr)
         name = registry.canonical(args.model)
         model_opts, train_opts = _read_options(args.config, name)
         for k in ("max_steps", "max_minutes", "seed", "init"):
@@ -158,7 +164,8 @@ def run_train(args) -> int:
         torch.manual_seed(cfg.seed)  # the initial weights
         model = registry.build(name, model_cfg).to(device)
         res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
-                    resume=args.resume, data_info=info, progress=not args.no_progress)
+                    resume=args.resume, overwrite=args.force, data_info=info,
+                    progress=not args.no_progress)
         main_rank = distributed.is_main()
         if joined:
             distributed.cleanup()

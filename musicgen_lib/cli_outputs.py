@@ -15,11 +15,8 @@ import json
 import math
 from pathlib import Path
 
-from .errors import MusicgenError
-
-
-class OutputError(MusicgenError):
-    """An output that cannot be made: bad option, unwritable path, nothing to analyse."""
+from .errors import OutputError
+from .files import atomic_write_bytes, check_output
 
 
 # ---------------------------------------------------------------- render
@@ -43,6 +40,7 @@ def add_render_parser(subparsers) -> None:
                         "its own tempo map)")
     p.add_argument("--synth", default="auto", choices=["auto", "tinysoundfont", "sine"],
                    help="synthesiser (auto: TinySoundFont if installed, else a sine fallback)")
+    p.add_argument("--force", action="store_true", help="replace output files that exist")
     p.set_defaults(func=cmd_render)
 
 
@@ -65,6 +63,10 @@ def cmd_render(args) -> int:
     if args.start < 1 or (args.bars is not None and args.bars < 1):
         raise OutputError("--start and --bars must be positive")
     path = Path(args.file)
+    for out, suffixes in ((args.audio, (".mp3", ".wav", ".flac")), (args.score, (".svg",)),
+                          (args.roll, (".png",))):
+        if out:
+            check_output(out, inputs=[path], force=args.force, suffixes=suffixes)
     roll, onsets = _read_rolls(path)
     bar = 16
     a = (args.start - 1) * bar
@@ -73,9 +75,6 @@ def cmd_render(args) -> int:
                           f"({math.ceil(len(roll) / bar)} bars)")
     b = len(roll) if args.bars is None else min(len(roll), a + args.bars * bar)
     whole = a == 0 and b == len(roll)
-    for out in (args.audio, args.score, args.roll):
-        if out and not Path(out).resolve().parent.is_dir():
-            raise OutputError(f"{out}: folder does not exist")
     if args.audio:
         cfg = AudioConfig(bpm=args.bpm, synthesizer=args.synth)
         r = write_audio(path if whole else roll[a:b], args.audio, cfg)
@@ -101,21 +100,23 @@ def cmd_render(args) -> int:
         fig, ax = plt.subplots(figsize=(min(4 + (b - a) / 25, 40), 4.5))
         plot_roll(roll[a:b], ax, start_step=a, title=path.name)
         fig.tight_layout()
-        try:
-            fig.savefig(args.roll, dpi=100)
-        except OSError as e:
-            raise OutputError(f"{args.roll}: cannot write ({e.strerror})") from None
-        finally:
-            plt.close(fig)
+        png = io.BytesIO()
+        fig.savefig(png, dpi=100, format="png")
+        plt.close(fig)
+        _write_bytes(args.roll, png.getvalue())
         print(f"{args.roll}: {b - a} steps")
     return 0
 
 
-def _write_text(path, text: str) -> None:
+def _write_bytes(path, data: bytes) -> None:
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        atomic_write_bytes(path, data)
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def _write_text(path, text: str) -> None:
+    _write_bytes(path, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------- analyze
@@ -135,6 +136,7 @@ def add_analyze_parser(subparsers) -> None:
     p.add_argument("--hop", type=int, default=16, help="key hop in steps (default 16)")
     p.add_argument("--minor", default="natural", choices=["natural", "harmonic", "melodic"],
                    help="the 7-note minor scale (default natural)")
+    p.add_argument("--force", action="store_true", help="replace the report if it exists")
     p.set_defaults(func=cmd_analyze)
 
 
@@ -184,6 +186,8 @@ def cmd_analyze(args) -> int:
 
     if args.window < 1 or args.hop < 1:
         raise OutputError("--window and --hop must be positive")
+    if args.report:
+        check_output(args.report, inputs=[args.path], force=args.force, suffixes=(".html", ".htm"))
     files = _midi_files(Path(args.path))
     results, agg, skipped = analyze_files(files, args.window, args.hop, args.minor)
     if not results:

@@ -24,3 +24,8 @@ class DataError(MusicgenError):
 
 class CheckpointError(MusicgenError):
     """A checkpoint that is missing, corrupt or does not fit the model."""
+
+
+class OutputError(MusicgenError):
+    """An output that cannot be made: bad option, unwritable or protected path, nothing to
+    analyse."""

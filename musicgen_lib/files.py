@@ -1,5 +1,7 @@
 """Writing files so that a crash never leaves half of one: every output of the library (training
-checkpoints and configs, dataset caches, shards, MIDI files) goes through :func:`atomic_write`.
+checkpoints and configs, dataset caches, shards, MIDI files) goes through :func:`atomic_write`;
+and checking an output path before the work that fills it (:func:`check_output`), so that no
+user file is replaced unasked and no long job ends in "cannot write".
 """
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import io
 import os
 import tempfile
 from pathlib import Path
+
+from .errors import OutputError
 
 
 def atomic_write(path, write) -> Path:
@@ -45,3 +49,27 @@ def atomic_torch_save(obj, path) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def check_output(path, *, inputs=(), force: bool = False, suffixes=()) -> Path:
+    """Check, before any work, that ``path`` can be written as a new file: its folder exists
+    and is writable, it is not a folder, not one of ``inputs`` (never, even with ``force``),
+    and not an existing file unless ``force``; with ``suffixes``, its suffix is one of them.
+    Raises :class:`OutputError` with one line; returns ``path`` as a :class:`Path`."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise OutputError(f"{path}: the file name must end in {' or '.join(suffixes)}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in {parent} (permission denied)")
+    if path.exists():
+        for other in inputs:
+            if other is not None and Path(other).exists() and os.path.samefile(path, other):
+                raise OutputError(f"{path}: is an input of this command; choose another output")
+        if not force:
+            raise OutputError(f"{path}: exists; pass --force to replace it")
+    return path

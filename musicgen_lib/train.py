@@ -26,6 +26,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from . import distributed as dist
-from .errors import CheckpointError, MusicgenError
+from .errors import CheckpointError, MusicgenError, OutputError
 from .files import atomic_torch_save, atomic_write_bytes
 from .models import registry
 
@@ -77,7 +78,7 @@ def make_train_config(values: dict | None = None) -> TrainConfig:
             if not isinstance(v, str):
                 raise registry.ConfigError(f"training option {k} must be a string, got {v!r}")
             continue
-        if not registry._type_ok(v, fields[k].default) or v < 0:
+        if not registry._type_ok(v, fields[k].default) or not math.isfinite(v) or v < 0:
             raise registry.ConfigError(f"training option {k} must be a non-negative "
                                        f"{type(fields[k].default).__name__}, got {v!r}")
     cfg = TrainConfig(**{k: (float(v) if isinstance(fields[k].default, float) else v)
@@ -171,6 +172,51 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
+#: What a training run writes into its folder (and all that a folder of ours holds).
+RUN_FILES = ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json")
+
+
+def _entries(folder: Path) -> list:
+    """The names in ``folder`` but the temporary files a killed run left (``.NAME.*.tmp``)."""
+    return sorted(p.name for p in folder.iterdir() if not (
+        p.name.endswith(".tmp") and any(p.name.startswith(f".{n}.") for n in RUN_FILES)))
+
+
+def is_run_folder(folder) -> bool:
+    """Whether ``folder`` holds a training run of this library: only :data:`RUN_FILES` (and
+    their temporary files), with a ``config.json`` that a run wrote."""
+    names = _entries(Path(folder))
+    if not names or any(n not in RUN_FILES for n in names):
+        return False
+    try:
+        d = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and {"model", "config", "train"} <= d.keys()
+
+
+def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Before any work, whether a run may write into ``out``: a missing or empty folder, or a
+    run of ours (:func:`is_run_folder`) that is resumed or, with ``overwrite``, replaced. A
+    folder that holds anything else is never written into. One-line errors."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; --out names a folder for the run")
+    existing = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot write in {existing} (permission denied)")
+    if not out.exists() or not _entries(out):
+        return
+    if not is_run_folder(out):
+        held = _entries(out)
+        raise OutputError(f"{out}: not empty and not a musicgen training run (it holds "
+                          f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
+                          f"choose another output folder")
+    if (out / "checkpoint.pt").exists() and not resume and not overwrite:
+        raise CheckpointError(f"{out} already holds a training run; resume it (--resume), "
+                              "replace it (--force) or choose another output folder")
+
+
 def load_trained(folder, which: str = "model.pt"):
     """(model in eval mode, config dict) from a folder with config.json and model.pt
     (or checkpoint.pt, whose 'model' entry is used). Raises CheckpointError if unusable."""
@@ -240,10 +286,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     out = Path(out_dir)
     ddp, main = dist.is_distributed(), dist.is_main()
     dev = next(model.parameters()).device
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json"):
-        for f in out.glob(f".{name}.*.tmp") if main else ():  # left by a run killed while writing `name`
-            f.unlink(missing_ok=True)
+    check_run_folder(out, resume=resume, overwrite=overwrite)
     # a lazy sequence with its own epoch_order (data/shards.ShardedRolls) is streamed, not loaded
     streamed = hasattr(train_data, "epoch_order")
     train_rolls = train_data if streamed else as_rolls(train_data)
@@ -251,6 +294,11 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     if not train_rolls or not valid_rolls:
         raise MusicgenError("training needs at least one non-empty piece in train and in valid")
     model_info = registry.config_dict(model)
+    if main:  # only now, with everything checked, is the folder made
+        out.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
+                f.unlink(missing_ok=True)
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -275,9 +323,6 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             st["finished"] = None  # asked for more steps than the run had
         if st["finished"] == "time_limit":
             st["finished"] = None
-    elif ckpt.exists() and not overwrite:
-        raise CheckpointError(f"{out} already holds a training run; resume it (--resume) or "
-                              "choose another output folder")
     elif cfg.init:  # a fresh run that starts from trained weights
         init_from(model, cfg.init)
     if main:
@@ -392,3 +437,72 @@ def _crop(r: np.ndarray, n: int, align: int = 1) -> np.ndarray:
         return r
     a = np.random.randint(0, (len(r) - n) // align + 1) * align
     return r[a:a + n]
+
+
+# ---------------------------------------------------------------- logs and live runs
+
+def read_log(path) -> dict:
+    """The log of a training run, from its folder or its ``log.csv``: ``{column: float array}``
+    with one entry per validation, in the columns the engine writes (``step``, ``epoch``,
+    ``train_loss``, ``valid_nll``, ``lr``, ``time_s``). ``step`` counts optimiser steps (the
+    iterations, the x axis of a training curve); ``train_loss`` is the mean training loss since
+    the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
+    Raises CheckpointError for a missing or unreadable log.
+
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "log.csv"
+    try:
+        reader = csv.DictReader(io.StringIO(path.read_text()))
+        rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CheckpointError(f"{path}: cannot read the training log ({type(e).__name__})") from None
+    columns = reader.fieldnames or []
+    if "step" not in columns:
+        raise CheckpointError(f"{path}: not a training log (no 'step' column)")
+    try:
+        return {k: np.array([float(r[k]) if r[k] not in ("", None) else math.nan for r in rows])
+                for k in columns}
+    except ValueError as e:
+        raise CheckpointError(f"{path}: a cell of the training log is not a number ({e})") from None
+
+
+@dataclass
+class LiveRun:
+    """A short training run in front of the reader (:func:`train_live`)."""
+    model: torch.nn.Module   # the best weights on validation, in eval mode
+    result: TrainResult      # what train() returned
+    log: dict                # the run's log.csv, as read_log gives it
+    config: dict             # {'model': name, 'config': model options, 'train': training options}
+    seconds: float           # the run's wall time (varies from machine to machine: not for print)
+
+
+def train_live(run, train_data, valid_data, *, progress: bool = True, **train_options) -> LiveRun:
+    """Train a fresh model with the configuration of the trained run in folder ``run`` (its
+    ``config.json``: model and training options) with the shared engine, ``train_options``
+    overriding the training options (a short run: ``max_steps``, ``valid_every``, ...).
+
+    As ``musicgen train --config run/config.json`` does, torch is seeded with the run's seed
+    before the model is built, so a run with the same options repeats the first steps of the
+    committed run exactly (same batches, same random numbers, same losses). Time limits are off
+    (``max_minutes=0`` unless given), so that the run does not depend on the machine's speed.
+    The run writes its checkpoint into a temporary folder, deleted when it ends: nothing lands
+    in the repository; its log is read back first. ``progress``: the engine's tqdm bar (a
+    widget in a notebook).
+
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
+    import tempfile
+
+    spec = registry.load_config(Path(run) / "config.json")
+    cfg = make_train_config({**spec.get("train", {}), "max_minutes": 0.0, **train_options})
+    torch.manual_seed(cfg.seed)  # the initial weights, as musicgen train
+    model = registry.model_from_config(spec)
+    with tempfile.TemporaryDirectory(prefix="musicgen-live-") as out:
+        t0 = time.monotonic()
+        result = train(model, train_data, valid_data, cfg, out, data_info=spec.get("data"),
+                       progress=progress)
+        seconds = time.monotonic() - t0
+        log = read_log(out)
+    return LiveRun(model, result, log, {**registry.config_dict(model), "train": dataclasses.asdict(cfg)},
+                   seconds)

@@ -74,6 +74,86 @@ def test_sample_with_another_generator_and_history(piano_midi_de, tmp_cache, tmp
     assert len(midi_to_roll(out, semantics="onset")) <= 144 + 8
     for extra, msg in ((["--generator", str(ckpt / "decoder")], "not a run of the model"),
                        (["--history", "-1"], "--history")):
-        r = subprocess.run([sys.executable, "-m", "musicgen_lib", *base, *extra],
+        r = subprocess.run([sys.executable, "-m", "musicgen_lib", *base, "--force", *extra],
                            capture_output=True, text=True)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+# ---------------------------------------------------------------- no user file is ever lost
+
+def _one_line_error(capsys, text: str) -> None:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and text in err and "Traceback" not in err, err
+
+
+def test_sample_never_replaces_its_prime_or_an_existing_file(tmp_path, capsys):
+    prime = tmp_path / "mine.mid"
+    assert main(["sample", "--steps", "4", "--out", str(prime)]) == 0
+    before = prime.read_bytes()
+    for force in ([], ["--force"]):  # an input is never an output, --force or not
+        assert main(["sample", "--prime", str(prime), "--steps", "4", "--out", str(prime),
+                     *force]) == 2
+        _one_line_error(capsys, "is an input of this command")
+        assert prime.read_bytes() == before
+    other = tmp_path / "other.mid"
+    other.write_bytes(b"keep me")
+    assert main(["sample", "--steps", "4", "--out", str(other)]) == 2
+    _one_line_error(capsys, "exists; pass --force")
+    assert other.read_bytes() == b"keep me"
+    assert main(["sample", "--steps", "4", "--out", str(other), "--force"]) == 0
+    assert other.read_bytes()[:4] == b"MThd"
+    for out, msg in ((tmp_path, "is a folder"), (tmp_path / "nope" / "x.mid", "does not exist"),
+                     (tmp_path / "x.wav", "must end in .mid")):
+        assert main(["sample", "--steps", "4", "--out", str(out)]) == 2
+        _one_line_error(capsys, msg)
+
+
+def test_train_never_writes_into_a_folder_that_is_not_a_run(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"my": "settings"}')
+    (folder / "log.csv").write_text("my,data\n")
+    args = ["train", "--model", "lstm", "--dataset", "chorales", "--max-steps", "1",
+            "--out", str(folder)]
+    for extra in ([], ["--force"], ["--resume"]):
+        assert main([*args, *extra]) == 2
+        _one_line_error(capsys, "not a musicgen training run")
+    assert (folder / "config.json").read_text() == '{"my": "settings"}'
+    assert (folder / "log.csv").read_text() == "my,data\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "log.csv"]
+
+
+def test_failed_validation_leaves_no_run_folder(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"train": {"lr": NaN}}')
+    out = tmp_path / "run"
+    assert main(["train", "--model", "lstm", "--dataset", "chorales", "--config", str(bad),
+                 "--out", str(out)]) == 2
+    _one_line_error(capsys, "training option lr")
+    assert not out.exists()
+    empty = tmp_path / "empty-midi"
+    empty.mkdir()
+    (empty / "a.mid").write_bytes(b"garbage")
+    assert main(["train", "--model", "lstm", "--dataset", "midi", "--path", str(empty),
+                 "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert not out.exists()
+
+
+def test_render_checks_its_outputs_first(tmp_path, capsys):
+    mid = tmp_path / "s.mid"
+    assert main(["sample", "--steps", "4", "--out", str(mid)]) == 0
+    capsys.readouterr()
+    for args, msg in ((["--roll", str(tmp_path)], "is a folder"),
+                      (["--score", str(tmp_path / "s.png")], "must end in .svg"),
+                      (["--roll", str(mid)], "must end in .png"),
+                      (["--audio", str(mid)], "must end in .mp3")):
+        assert main(["render", str(mid), *args]) == 2
+        _one_line_error(capsys, msg)
+    png = tmp_path / "r.png"
+    png.write_bytes(b"mine")
+    assert main(["render", str(mid), "--roll", str(png)]) == 2
+    _one_line_error(capsys, "exists; pass --force")
+    assert png.read_bytes() == b"mine"
+    assert main(["render", str(mid), "--roll", str(png), "--force"]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -163,7 +163,7 @@ def test_render_command(tmp_path, midi_file, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["render", "MISSING.mid", "--audio", "x.mp3"], "no such file"),
-    (["render", "FILE", "--audio", "x.ogg"], "unknown audio format"),
+    (["render", "FILE", "--audio", "x.ogg"], "must end in .mp3 or .wav or .flac"),
     (["render", "FILE"], "nothing to do"),
     (["analyze", "MISSING_DIR"], "no such file"),
 ])

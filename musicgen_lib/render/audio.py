@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MusicgenError
+from ..files import atomic_write_bytes
 
 FORMATS = {".mp3": ("MP3", "MPEG_LAYER_III"), ".wav": ("WAV", "PCM_16"),
            ".flac": ("FLAC", "PCM_16")}
@@ -295,7 +296,7 @@ def write_audio(source, path, config: AudioConfig = AudioConfig(), **kw) -> Rend
     rendering = render_audio(source, config, **kw)
     data = encode(rendering, path.suffix)
     try:
-        path.write_bytes(data)
+        atomic_write_bytes(path, data)
     except OSError as e:
         raise AudioError(f"{path}: cannot write ({e.strerror})") from None
     return rendering
