@@ -185,7 +185,8 @@ def _entries(folder: Path) -> list:
 def is_run_folder(folder) -> bool:
     """Whether ``folder`` holds a training run of this library: only :data:`RUN_FILES` (and
     their temporary files), with a ``config.json`` that a run wrote."""
-    names = _entries(Path(folder))
+    folder = Path(folder)
+    names = _entries(folder)
     if not names or any(n not in RUN_FILES for n in names):
         return False
     try:
