@@ -16,11 +16,15 @@ def set_book_theme() -> None:
     ``notebook`` context on its ``ticks`` style (white background, no grid over piano rolls),
     the colourblind palette, and figures at 80 dpi.
 
-    Notebook: every chapter (01–10)."""
+    All four spines stay: a piano roll, a harmony chart or a heat map is an image that
+    needs its frame. Bars keep matplotlib's edgeless patches (seaborn's styles outline them
+    in white, which hides a bar of a pixel or two: a probability close to 0 must still show).
+
+    Notebook: every chapter (01–11)."""
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="ticks", palette="colorblind",
-                  rc={"figure.dpi": 80, "axes.spines.top": False, "axes.spines.right": False})
+                  rc={"figure.dpi": 80, "patch.force_edgecolor": False})
 
 
 def pitch_name(midi: int) -> str:
@@ -187,3 +191,109 @@ def plot_transitions(counts, ax=None, top: int = 12, title: str | None = None,
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_metric_distributions(table, metrics=None, order=None, axes=None, ncols: int = 4,
+                              level: float = 0.95, real_colour="0.75"):
+    """The distributions behind a table of per-excerpt metrics, real music against the
+    generators (notebook 10_discussion).
+
+    ``table``: :func:`~musicgen_lib.analysis.tables.metric_table`. One panel per metric
+    (``metrics``: default every metric of the table, in its order), one violin per set
+    (``order``: default the table's order) of its excerpts' ``z``, the value in units of the
+    spread of the set's own real music: every set shares the axis, the real music sits
+    around 0 with a spread of 1, and a generator's distance from 0 is its gap in σ. Over each
+    violin, the set's mean with its seeded bootstrap ``level`` interval
+    (:func:`~musicgen_lib.analysis.metrics.confidence_interval`, as the metric table's
+    intervals, in z units). Real sets are grey, each generator has the colour of its real
+    music (the current palette), and a line separates the groups. Metrics on which no real
+    set varies (no finite ``z``) are left out. ``axes``: an array of at least as many axes as
+    panels (default: a new figure, ``ncols`` panels a row, sharing the sets' axis, laid out
+    tight); unused ones are switched off. Returns the axes drawn on, one per metric kept.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from ..analysis.metrics import confidence_interval
+
+    data = table[np.isfinite(table["z"].to_numpy(dtype=float))]
+    metrics = list(dict.fromkeys(table["metric"])) if metrics is None else list(metrics)
+    metrics = [m for m in metrics if (data["metric"] == m).any()]
+    order = list(dict.fromkeys(table["set"])) if order is None else list(order)
+    real_of = dict(zip(table["set"], table["real"]))
+    groups = list(dict.fromkeys(real_of[s] for s in order))
+    family = dict(zip(groups, sns.color_palette(n_colors=len(groups))))
+    colours = {s: real_colour if real_of[s] == s else family[real_of[s]] for s in order}
+    if axes is None:
+        nrows = max(1, -(-len(metrics) // ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 3, 0.32 * len(order) * nrows + 1.2),
+                                 sharey=True, squeeze=False)
+    else:
+        fig = None
+    axes = np.asarray(axes).ravel()
+    if len(axes) < len(metrics):
+        raise ValueError(f"{len(metrics)} metrics to draw on {len(axes)} axes")
+    for ax, m in zip(axes, metrics):
+        d = data[data["metric"] == m]
+        sns.violinplot(data=d, x="z", y="set", order=order, hue="set", hue_order=order,
+                       palette=colours, cut=0, inner=None, density_norm="width", linewidth=0.5,
+                       legend=False, ax=ax)
+        for i, name in enumerate(order):
+            z = d.loc[d["set"] == name, "z"].to_numpy(dtype=float)
+            if len(z):
+                mean, lo, hi, _ = confidence_interval(z, level)
+                ax.errorbar(mean, i, xerr=[[mean - lo], [hi - mean]], fmt="o", color="black",
+                            ms=3.5, capsize=2.5, lw=1.2, zorder=5)
+        for i in range(1, len(order)):
+            if real_of[order[i]] != real_of[order[i - 1]]:
+                ax.axhline(i - 0.5, color="0.5", lw=0.6)
+        ax.axvline(0, color="black", lw=0.8, ls="--", zorder=1)
+        ax.set(title=m, xlabel="(value − real mean) / real σ", ylabel="")
+    for ax in axes[len(metrics):]:
+        ax.set_axis_off()
+    if fig is not None:
+        fig.tight_layout()
+    return axes[:len(metrics)]
+
+
+def plot_live_curve(live, committed, axes=None, *, live_label: str = "this run, live",
+                    committed_label: str = "committed run", logx: bool = False):
+    """A short training run's losses drawn over the committed full run's, on the same axes.
+
+    ``live`` and ``committed`` are training logs as :func:`musicgen_lib.train.read_log` reads
+    them (x: the optimiser step, as the logs count it; y: ``train_loss`` and ``valid_nll``).
+    The committed run is drawn in grey, the live run in the palette's first colour with a dot
+    at every validation, on top. ``axes``: a pair of axes (the training loss on the first, the
+    validation loss on the second: for a training loss in other units than the validation's,
+    such as the RNN-RBM's CD surrogate), or one axes (both losses, in the same units:
+    validation solid, training dashed), or None (a new figure with a pair). ``logx``: a
+    logarithmic step axis, where a short run would be squeezed against the y axis. A legend on
+    every axes. Returns the axes (the pair, or the one).
+
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(13, 3.4))
+    pair = np.ndim(axes) > 0
+    grey, colour = "0.55", "C0"
+    for log, label, c, z, dots in ((committed, committed_label, grey, 2, False),
+                                   (live, live_label, colour, 3, True)):
+        style = dict(color=c, zorder=z, marker="o" if dots else None, ms=4)
+        if pair:
+            axes[0].plot(log["step"], log["train_loss"], label=label, **style)
+            axes[1].plot(log["step"], log["valid_nll"], label=label, **style)
+        else:
+            axes.plot(log["step"], log["valid_nll"], label=f"{label}: validation", **style)
+            axes.plot(log["step"], log["train_loss"], ls="--", label=f"{label}: training", **style)
+    for ax in (axes if pair else [axes]):
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel("iteration (optimiser step)" + (", log scale" if logx else ""))
+        ax.legend()
+    if pair:
+        axes[0].set_ylabel("training loss")
+        axes[1].set_ylabel("validation loss")
+    else:
+        axes.set_ylabel("loss")
+    return axes
