@@ -3,7 +3,9 @@
 #   make book   build the book (executes every notebook) into _build/html/index.html
 #   make test   run the library's tests, then re-run the notebooks and compare their outputs
 #
-# and, after `make book`, `make browser-test`: every built page checked in headless Chromium.
+# and, after `make book`, `make browser-test`: every built page checked in headless Chromium;
+# `make lab` opens the notebooks live in JupyterLab, `make lab-test` runs two of them there in
+# headless Chromium.
 #
 # Both create the virtual environment .venv first when needed (`make venv`). Nothing needs
 # to be activated: every command uses .venv/bin explicitly.
@@ -25,7 +27,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv data book book-stored test browser-test screenshots chromium clean
+.PHONY: all venv data book book-stored test browser-test screenshots chromium lab lab-test clean
 .DELETE_ON_ERROR:
 
 all: book
@@ -102,6 +104,22 @@ browser-test: venv chromium
 screenshots: venv chromium
 	@test -f $(BUILD_DIR)/html/index.html || $(MAKE) book
 	$(PY) scripts/screenshots.py $(BUILD_DIR)/html --browser $(CHROMIUM)
+
+# The notebooks live: JupyterLab on notebooks/, its kernel the venv's python (the venv's
+# jupyter runs the server, and its kernelspec "python3" starts the server's own python).
+# More options with LAB_ARGS, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+LAB_ARGS ?=
+
+lab: venv data
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
+
+# JupyterLab started headless on a copy of notebooks/ (the committed notebooks are untouched),
+# driven in Chromium: 11_play run, its app used (another model and seed, Generate: a new audio
+# player and piano roll), then 03_rnn_rbm run top to bottom; no cell may show an error
+# (scripts/lab_test.py; --timeout for the long notebook, --screenshot to keep the window).
+lab-test: venv data chromium
+	$(PY) scripts/lab_test.py --browser $(CHROMIUM)
 
 clean:
 	rm -rf $(BUILD_DIR) $(JS_DIR)/node_modules
