@@ -1,7 +1,7 @@
 """Speed of the analysis and rendering outputs, each against a reference run in the same
 process.
 
-    python benchmarks/bench_analysis.py [--reference ../shared/reference/thesis-2018]
+    python benchmarks/bench_analysis.py [--reference FOLDER]   (default: the data home's thesis-2018)
                                         [--reference-windows 120]
 
 1. Analysing the author's published hour (``final-model-1h.mid``): reading, keys per bar,
@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from musicgen_lib.data.home import require
 
 
 def timed(fn, *a, **kw):
@@ -87,12 +89,11 @@ def music21_score(roll) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reference", default=str(Path(__file__).resolve().parents[2] / "shared"
-                                               / "reference" / "thesis-2018"))
+    ap.add_argument("--reference", help="default: the data home's thesis-2018")
     ap.add_argument("--reference-windows", type=int, default=120,
                     help="bars analysed by music21 itself (timed, then extrapolated)")
     args = ap.parse_args()
-    hour = Path(args.reference) / "final-model-1h.mid"
+    hour = Path(args.reference or require("thesis-2018")) / "final-model-1h.mid"
 
     import musicgen_lib.analysis.harmony as harmony
     harmony.key_profiles("krumhansl")  # imports music21 outside the timings

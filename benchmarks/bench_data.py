@@ -1,6 +1,6 @@
 """Speed of the data layer, as ratios against reference runs in the same process.
 
-    python benchmarks/bench_data.py [--data ../shared/datasets] [--reference-files 60]
+    python benchmarks/bench_data.py [--path FOLDER]   (default: the data home's piano-midi-de) [--reference-files 60]
 
 1. Parsing all piano-midi.de files to piano rolls (no cache): our ticks-based loader
    (symusic) against mido + a pure-Python roll builder, on the same files.
@@ -19,6 +19,7 @@ import numpy as np
 
 from musicgen_lib.data import load_dataset, notes_to_roll, read_midi
 from musicgen_lib.data.datasets import _midi_files, chorale_notes
+from musicgen_lib.data.home import require
 
 
 def mido_roll(path: Path, steps_per_beat: int = 4) -> np.ndarray:
@@ -53,11 +54,12 @@ def timed(fn, *a, **kw):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--path", help="default: the data home's piano-midi-de")
     ap.add_argument("--reference-files", type=int, default=60,
                     help="files parsed by the slow reference loaders (ratios are per file)")
     args = ap.parse_args()
-    files = [f for _, f in _midi_files(Path(args.data) / "piano-midi-de")]
+    args.path = args.path or str(require("piano-midi-de"))
+    files = [f for _, f in _midi_files(Path(args.path))]
 
     def ours_all():
         return [notes_to_roll(read_midi(f)) for f in files]
@@ -71,9 +73,9 @@ def main():
     print(f"  reference mido loader: {per_ref * 1e3:.1f} ms/file on {len(ref)} files; "
           f"ours {per_ours * 1e3:.2f} ms/file -> {per_ref / per_ours:.0f}x faster")
     with tempfile.TemporaryDirectory() as cache:
-        _, t_first = timed(load_dataset, "piano-midi-de", Path(args.data) / "piano-midi-de",
+        _, t_first = timed(load_dataset, "piano-midi-de", Path(args.path),
                            cache_dir=cache)
-        _, t_cached = timed(load_dataset, "piano-midi-de", Path(args.data) / "piano-midi-de",
+        _, t_cached = timed(load_dataset, "piano-midi-de", Path(args.path),
                             cache_dir=cache)
     print(f"  load_dataset with filters: {t_first:.2f} s first, {t_cached:.2f} s from the cache")
 

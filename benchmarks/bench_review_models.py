@@ -1,7 +1,7 @@
 """Speed of the vectorised review models against per-time-step reference loops, measured in the
 same process on the same batch (JSB chorales, quarter notes, if found; random rolls otherwise).
 
-    python benchmarks/bench_review_models.py [--path ../shared/datasets/jsb-chorales] [--repeat 3]
+    python benchmarks/bench_review_models.py [--path FOLDER]   (default: the data home's jsb) [--repeat 3]
 
 Prints one line per comparison: reference seconds, vectorised seconds and their ratio. The
 reference loops are written here on purpose: they are what the library's code replaces.
@@ -81,11 +81,11 @@ def rbm_loss_per_step(m, x, mask):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", default=str(Path(__file__).resolve().parents[2] / "shared/datasets/jsb-chorales"))
+    ap.add_argument("--path", help="default: the data home's jsb")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     torch.manual_seed(0)
-    x, mask = batch_of_pieces(args.path)
+    x, mask = batch_of_pieces(args.path)  # None: the data home (load_dataset)
     print(f"batch: {x.shape[0]} pieces x {x.shape[1]} steps ({int(mask.sum())} real steps), "
           f"{torch.get_num_threads()} threads")
 

@@ -1,7 +1,7 @@
 """Kill a training run with SIGKILL at random moments, resume it, and compare (issue 8).
 
     .venv/bin/python scripts/kill_resume.py [--kills 5] [--seed 0] [--model rnn-nade]
-        [--dataset jsb --path ../shared/datasets/jsb-chorales] [--config FILE] [--out DIR]
+        [--dataset jsb [--path FOLDER]] [--config FILE] [--out DIR]
 
 Trains a small model with the library's engine (``musicgen train``, one thread) twice, in
 subprocesses: once uninterrupted, and once killed with SIGKILL after seeded random delays and
@@ -34,8 +34,10 @@ from pathlib import Path
 
 import torch
 
+from musicgen_lib.data.home import missing_files, source_folder
+
 ROOT = Path(__file__).resolve().parents[1]
-JSB = ROOT.parent / "shared" / "datasets" / "jsb-chorales"
+JSB = source_folder("jsb")  # the data home's copy (musicgen data fetch jsb)
 #: A tiny run (about 15 s of training on one thread) that still uses every random stream the
 #: engine restores: cropping (numpy), transposition (torch), the learning-rate schedule.
 TINY = {"model": {"n_hidden": 24, "n_recurrent": 24},
@@ -121,8 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kills", type=int, default=5, help="SIGKILLs before the last resume")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill delays")
     ap.add_argument("--model", default="rnn-nade")
-    ap.add_argument("--dataset", default="jsb" if JSB.exists() else "chorales")
-    ap.add_argument("--path", default=str(JSB) if JSB.exists() else None)
+    ap.add_argument("--dataset", default="chorales" if missing_files("jsb") else "jsb")
+    ap.add_argument("--path", default=None if missing_files("jsb") else str(JSB))
     ap.add_argument("--config", help="JSON options file (default: a tiny built-in one)")
     ap.add_argument("--out", help="folder for the two runs (default: a temporary folder)")
     args = ap.parse_args(argv)
