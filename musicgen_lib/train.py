@@ -489,21 +489,26 @@ def train_live(run, train_data, valid_data, *, progress: bool = True, **train_op
     committed run exactly (same batches, same random numbers, same losses). Time limits are off
     (``max_minutes=0`` unless given), so that the run does not depend on the machine's speed.
     The run writes its checkpoint into a temporary folder, deleted when it ends: nothing lands
-    in the repository; its log is read back first. ``progress``: the engine's tqdm bar (a
-    widget in a notebook).
+    in the repository; its log is read back first. The caller's random state (torch, numpy,
+    random) is restored afterwards, so that a live run changes nothing the caller draws next.
+    ``progress``: the engine's tqdm bar (a widget in a notebook).
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
     import tempfile
 
     spec = registry.load_config(Path(run) / "config.json")
     cfg = make_train_config({**spec.get("train", {}), "max_minutes": 0.0, **train_options})
-    torch.manual_seed(cfg.seed)  # the initial weights, as musicgen train
-    model = registry.model_from_config(spec)
-    with tempfile.TemporaryDirectory(prefix="musicgen-live-") as out:
-        t0 = time.monotonic()
-        result = train(model, train_data, valid_data, cfg, out, data_info=spec.get("data"),
-                       progress=progress)
-        seconds = time.monotonic() - t0
-        log = read_log(out)
+    caller = _rng_state()
+    try:
+        torch.manual_seed(cfg.seed)  # the initial weights, as musicgen train
+        model = registry.model_from_config(spec)
+        with tempfile.TemporaryDirectory(prefix="musicgen-live-") as out:
+            t0 = time.monotonic()
+            result = train(model, train_data, valid_data, cfg, out, data_info=spec.get("data"),
+                           progress=progress)
+            seconds = time.monotonic() - t0
+            log = read_log(out)
+    finally:
+        _set_rng_state(caller)
     return LiveRun(model, result, log, {**registry.config_dict(model), "train": dataclasses.asdict(cfg)},
                    seconds)
