@@ -266,9 +266,9 @@ def plot_live_curve(live, committed, axes=None, *, live_label: str = "this run, 
     at every validation, on top. ``axes``: a pair of axes (the training loss on the first, the
     validation loss on the second: for a training loss in other units than the validation's,
     such as the RNN-RBM's CD surrogate), or one axes (both losses, in the same units:
-    validation solid, training dashed), or None (a new figure with a pair). ``logx``: a
-    logarithmic step axis, where a short run would be squeezed against the y axis. A legend on
-    every axes. Returns the axes (the pair, or the one).
+    validation solid, training dashed with hollow dots), or None (a new figure with a pair).
+    ``logx``: a logarithmic step axis, where a short run would be squeezed against the y axis.
+    A legend on every axes. Returns the axes (the pair, or the one).
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
     import matplotlib.pyplot as plt
@@ -285,7 +285,8 @@ def plot_live_curve(live, committed, axes=None, *, live_label: str = "this run, 
             axes[1].plot(log["step"], log["valid_nll"], label=label, **style)
         else:
             axes.plot(log["step"], log["valid_nll"], label=f"{label}: validation", **style)
-            axes.plot(log["step"], log["train_loss"], ls="--", label=f"{label}: training", **style)
+            axes.plot(log["step"], log["train_loss"], ls="--", label=f"{label}: training",
+                      **style, mfc="white")  # hollow dots: told apart where the two cross
     for ax in (axes if pair else [axes]):
         if logx:
             ax.set_xscale("log")
