@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import cli_types as types
 from .errors import MusicgenError
 from .models import registry
 
@@ -30,14 +31,17 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--force", action="store_true", help="replace the run saved in --out "
                    "(a folder that holds anything but a run is never written into)")
-    p.add_argument("--max-steps", type=int, help="override the training option max_steps")
-    p.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
-    p.add_argument("--seed", type=int, help="override the training option seed")
+    p.add_argument("--max-steps", type=types.positive_int,
+                   help="override the training option max_steps")
+    p.add_argument("--max-minutes", type=types.positive_float,
+                   help="stop resumably after this wall time")
+    p.add_argument("--seed", type=types.seed, help="override the training option seed")
     p.add_argument("--init", help="start from the weights of this trained run's folder "
                    "(fine-tuning; the training option init)")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=types.threads, help="torch CPU threads")
     _device_arg(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is one only when stderr is a terminal)")
     p.set_defaults(func=run_train)
     return p
 
@@ -52,12 +56,14 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     _data_args(p)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--ais-chains", type=int, help="AIS chains per step (RBM-based models)")
-    p.add_argument("--ais-betas", type=int, help="AIS intermediate temperatures")
-    p.add_argument("--samples", type=int, help="samples per step for frame accuracy")
+    p.add_argument("--ais-chains", type=types.ais_chains,
+                   help="AIS chains per step (RBM-based models)")
+    p.add_argument("--ais-betas", type=types.ais_betas, help="AIS intermediate temperatures")
+    p.add_argument("--samples", type=types.accuracy_samples,
+                   help="samples per step for frame accuracy")
     p.add_argument("--no-accuracy", action="store_true", help="skip frame accuracy")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--seed", type=types.seed, default=0)
+    p.add_argument("--threads", type=types.threads, help="torch CPU threads")
     _device_arg(p)
     p.set_defaults(func=run_evaluate)
     return p
@@ -74,7 +80,8 @@ def _data_args(p):
                    "(a folder written by `musicgen data prepare`; training streams from it)")
     p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi, shards)")
     p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")
-    p.add_argument("--steps-per-beat", type=int, default=4, help="MIDI datasets: grid steps per beat")
+    p.add_argument("--steps-per-beat", type=types.steps_per_beat, default=4,
+                   help="MIDI datasets: grid steps per beat, 1 to 96 (default 4)")
 
 
 def _load_data(args, semantics: str = "sounding"):
@@ -86,11 +93,21 @@ def _load_data(args, semantics: str = "sounding"):
 
         if not args.path:
             raise MusicgenError("--dataset shards needs --path, the folder `musicgen data prepare` wrote")
-        train = ShardedRolls(args.path, "train")
+        try:
+            train = ShardedRolls(args.path, "train")
+            if not isinstance(train.options, dict) or "semantics" not in train.options:
+                raise KeyError("options")
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise MusicgenError(f"{args.path}: not a folder written by `musicgen data prepare` "
+                                f"(its manifest.json is not one that command writes)") from None
         if train.options["semantics"] != semantics:
             raise MusicgenError(f"{args.path}: holds {train.options['semantics']} rolls, the model "
                                 f"reads {semantics} rolls; prepare the folder with --semantics {semantics}")
         return _Shards(args.path, train), {"dataset": "shards", "path": args.path, **train.options}
+    if args.dataset == "jsb" and semantics != "sounding":
+        raise MusicgenError(f"the model reads {semantics} rolls, and the JSB chorales hold "
+                            "sounding notes only: use another dataset (chorales, piano-midi-de, "
+                            "midi) or a model configuration with semantics sounding")
     kw = {"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat}
     if semantics != "sounding":
         kw["semantics"] = semantics
@@ -98,6 +115,33 @@ def _load_data(args, semantics: str = "sounding"):
     info = {"dataset": args.dataset, "path": args.path, "semantics": semantics,
             **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
     return ds, info
+
+
+def _check_lengths(ds, splits, spb_hint: str) -> None:
+    """Refuse, before any batch is made, pieces longer than ``cli_types.MAX_PIECE_STEPS``
+    (a batch holds whole pieces, padded to the longest; the streamed training split of a
+    shards folder is not checked here)."""
+    for split in splits:
+        pieces = ds.pieces(split)
+        if not isinstance(pieces, list):
+            continue
+        for piece in pieces:
+            n = len(piece)
+            if n > types.MAX_PIECE_STEPS:
+                raise MusicgenError(
+                    f"{piece.name}: {types.spaced(n)} steps long{spb_hint}; train and evaluate "
+                    f"read at most {types.spaced(types.MAX_PIECE_STEPS)} steps per piece (a batch "
+                    f"holds whole pieces): leave it out or choose a coarser --steps-per-beat")
+
+
+def _grid(info: dict) -> str:
+    spb = info.get("steps_per_beat")
+    return f" at {spb} steps per beat" if spb else ""
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and (
+        "can't allocate memory" in str(e) or "out of memory" in str(e).lower()))
 
 
 class _Shards:
@@ -110,11 +154,6 @@ class _Shards:
         from .data.shards import ShardedRolls
 
         return self.train if split == "train" else list(ShardedRolls(self.path, split))
-
-
-def _positive(name, v):
-    if v is not None and v <= 0:
-        raise registry.ConfigError(f"{name} must be positive, got {v}")
 
 
 def _read_options(path, model_name: str):
@@ -143,8 +182,6 @@ def run_train(args) -> int:
         from . import distributed
         from .train import check_run_folder, make_train_config, train
 
-        for k in ("max_steps", "threads"):
-            _positive("--" + k.replace("_", "-"), getattr(args, k))
         check_run_folder(args.out, resume=args.resume, overwrite=args.force)  # before any work
         if args.resume and not (Path(args.out) / "checkpoint.pt").exists():
             print(f"musicgen train: note: {args.out} holds no run to resume; starting a new one",
@@ -161,16 +198,28 @@ def run_train(args) -> int:
         device = distributed.local_device(args.device)
         joined = distributed.init_from_env(args.device)  # under torchrun: join the other ranks
         ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
+        _check_lengths(ds, ("valid",) if cfg.max_len else ("train", "valid"), _grid(info))
         torch.manual_seed(cfg.seed)  # the initial weights
         model = registry.build(name, model_cfg).to(device)
+        if args.force and not args.resume and distributed.is_main():
+            # --force replaces our run: its best model must not outlive it (the engine keeps
+            # an existing model.pt, and loads it back when no validation has written one)
+            (Path(args.out) / "model.pt").unlink(missing_ok=True)
         res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
                     resume=args.resume, overwrite=args.force, data_info=info,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress and sys.stderr.isatty())
         main_rank = distributed.is_main()
         if joined:
             distributed.cleanup()
     except MusicgenError as e:
         print(f"musicgen train: error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print("musicgen train: error: out of memory (the longest piece or the batch is too "
+              "large: try a coarser --steps-per-beat, a smaller batch_size or max_len)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"musicgen train: interrupted; continue with the same command and --resume", file=sys.stderr)
@@ -189,8 +238,6 @@ def run_evaluate(args) -> int:
         from .evaluate import evaluate
         from .train import load_trained
 
-        for k in ("ais_chains", "ais_betas", "samples", "threads"):
-            _positive("--" + k.replace("_", "-"), getattr(args, k))
         if args.threads:
             torch.set_num_threads(args.threads)
         from .distributed import local_device
@@ -202,12 +249,20 @@ def run_evaluate(args) -> int:
         else:
             model, cfg = load_trained(args.checkpoint)
         model.to(local_device(args.device))
-        ds, _ = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
+        ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
+        _check_lengths(ds, (args.split,), _grid(info))
         res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
                        ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,
-                       progress=not args.json)
+                       progress=not args.json and sys.stderr.isatty())
     except MusicgenError as e:
         print(f"musicgen evaluate: error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print("musicgen evaluate: error: out of memory (the longest piece or the batch is too "
+              "large: try a coarser --steps-per-beat or fewer --samples / --ais-chains)",
+              file=sys.stderr)
         return 2
     res = {"model": cfg["model"], "dataset": args.dataset, "split": args.split, **res}
     if args.json:
@@ -220,7 +275,7 @@ def run_evaluate(args) -> int:
 
 def main(argv=None) -> int:
     """Stand-alone entry for these two sub-commands: python -m musicgen_lib.cli_models train ..."""
-    parser = argparse.ArgumentParser(prog="musicgen")
+    parser = types.Parser(prog="musicgen")
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_parser(sub)
     add_evaluate_parser(sub)

@@ -15,8 +15,16 @@ import json
 import math
 from pathlib import Path
 
+from . import cli_types as types
 from .errors import OutputError
 from .files import atomic_write_bytes, check_output
+
+#: ``musicgen render`` draws at most this many steps of piano roll (512 bars; beyond some
+#: 4 000 steps a step is narrower than a pixel of the widest plot, and every bar line costs
+#: time: 400 000 steps took 36 s) and engraves at most this many bars of score (128 bars
+#: take some 8 s and 4 MB of SVG); a longer range is cut, with a note on stderr.
+MAX_ROLL_STEPS = 8192
+MAX_SCORE_BARS = 128
 
 
 # ---------------------------------------------------------------- render
@@ -31,13 +39,16 @@ def add_render_parser(subparsers) -> None:
     p.add_argument("--audio", metavar="OUT", help="audio file: .mp3, .wav or .flac")
     p.add_argument("--score", metavar="OUT.svg", help="engraved score (SVG)")
     p.add_argument("--roll", metavar="OUT.png", help="piano-roll plot (PNG)")
-    p.add_argument("--start", type=int, default=1, metavar="BAR",
+    p.add_argument("--start", type=types.bar_number, default=1, metavar="BAR",
                    help="first bar to render (default 1)")
-    p.add_argument("--bars", type=int, metavar="N",
-                   help="number of bars (default: to the end; the score defaults to 32 bars)")
-    p.add_argument("--bpm", type=float, default=120.0,
-                   help="tempo for the audio of a bar range (default 120; a whole file keeps "
-                        "its own tempo map)")
+    p.add_argument("--bars", type=types.bar_number, metavar="N",
+                   help="number of bars (default: to the end; the score defaults to 32 bars). "
+                        f"At most {MAX_SCORE_BARS} bars are engraved, {MAX_ROLL_STEPS // 16} "
+                        "drawn, and an hour of audio rendered; a longer range is cut, with a "
+                        "note on stderr")
+    p.add_argument("--bpm", type=types.bpm, default=120.0,
+                   help=f"tempo for the audio of a bar range, {types.BPM[0]:g} to "
+                        f"{types.BPM[1]:g} (default 120; a whole file keeps its own tempo map)")
     p.add_argument("--synth", default="auto", choices=["auto", "tinysoundfont", "sine"],
                    help="synthesiser (auto: TinySoundFont if installed, else a sine fallback)")
     p.add_argument("--force", action="store_true", help="replace output files that exist")
@@ -60,8 +71,6 @@ def cmd_render(args) -> int:
 
     if not (args.audio or args.score or args.roll):
         raise OutputError("nothing to do: give --audio, --score and/or --roll")
-    if args.start < 1 or (args.bars is not None and args.bars < 1):
-        raise OutputError("--start and --bars must be positive")
     path = Path(args.file)
     for out, suffixes in ((args.audio, (".mp3", ".wav", ".flac")), (args.score, (".svg",)),
                           (args.roll, (".png",))):
@@ -76,8 +85,16 @@ def cmd_render(args) -> int:
     b = len(roll) if args.bars is None else min(len(roll), a + args.bars * bar)
     whole = a == 0 and b == len(roll)
     if args.audio:
+        from .render.audio import MAX_SECONDS, clip_events, events_from_midi, events_from_roll
+
         cfg = AudioConfig(bpm=args.bpm, synthesizer=args.synth)
-        r = write_audio(path if whole else roll[a:b], args.audio, cfg)
+        # the notes in seconds first: their length bounds the audio before it is allocated
+        events = events_from_midi(path) if whole else events_from_roll(roll[a:b], cfg)
+        if events.duration > MAX_SECONDS:
+            _note(f"{path}: the audio would last {_hms(events.duration)}; rendering its first "
+                  f"{_hms(MAX_SECONDS)} (the limit)")
+            events = clip_events(events, 0.0, MAX_SECONDS - cfg.tail)
+        r = write_audio(events, args.audio, cfg)
         print(f"{args.audio}: {r.seconds:.1f} s, {r.synthesizer}")
         if r.is_fallback:
             print("musicgen: warning: no soundfont synthesiser installed; the audio is a sine "
@@ -86,6 +103,10 @@ def cmd_render(args) -> int:
         from .render.score import ScoreConfig, roll_score_svg
 
         sb = b if args.bars is not None else min(b, a + 32 * bar)
+        if sb - a > MAX_SCORE_BARS * bar:
+            _note(f"{path}: engraving {MAX_SCORE_BARS} bars of {math.ceil((sb - a) / bar)} "
+                  f"(the limit of a score)")
+            sb = a + MAX_SCORE_BARS * bar
         svg = roll_score_svg(roll[a:sb], ScoreConfig(split="auto"), onsets[a:sb])
         _write_text(args.score, svg)
         print(f"{args.score}: bars {args.start}-{args.start - 1 + math.ceil((sb - a) / bar)}")
@@ -97,15 +118,31 @@ def cmd_render(args) -> int:
 
         from .render.plots import plot_roll
 
-        fig, ax = plt.subplots(figsize=(min(4 + (b - a) / 25, 40), 4.5))
-        plot_roll(roll[a:b], ax, start_step=a, title=path.name)
+        rb = b
+        if rb - a > MAX_ROLL_STEPS:
+            _note(f"{path}: drawing {MAX_ROLL_STEPS // bar} bars of {math.ceil((b - a) / bar)} "
+                  f"(the limit of a piano-roll plot)")
+            rb = a + MAX_ROLL_STEPS
+        fig, ax = plt.subplots(figsize=(min(4 + (rb - a) / 25, 40), 4.5))
+        plot_roll(roll[a:rb], ax, start_step=a, title=path.name)
         fig.tight_layout()
         png = io.BytesIO()
         fig.savefig(png, dpi=100, format="png")
         plt.close(fig)
         _write_bytes(args.roll, png.getvalue())
-        print(f"{args.roll}: {b - a} steps")
+        print(f"{args.roll}: {rb - a} steps")
     return 0
+
+
+def _note(text: str) -> None:
+    import sys
+
+    print(f"musicgen: note: {text}", file=sys.stderr)
+
+
+def _hms(seconds: float) -> str:
+    m = int(round(seconds / 60))
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min" if m else f"{seconds:.0f} s"
 
 
 def _write_bytes(path, data: bytes) -> None:
@@ -127,13 +164,14 @@ def add_analyze_parser(subparsers) -> None:
         "analyze", help="tonality, harmony and texture metrics of MIDI files (one file or a folder)",
         description="Measure MIDI files: out-of-key rate, key changes per minute, pitch-class "
                     "entropy, notes per onset step, onset density, pitch range, empty bars, "
-                    "repetition; per file and for the set with 95%% bootstrap intervals.")
+                    "repetition; per file and for the set with 95% bootstrap intervals.")
     p.add_argument("path", help="a MIDI file or a folder (searched recursively)")
     p.add_argument("--json", action="store_true",
                    help="print JSON: {'files': [...], 'aggregate': {...}}")
     p.add_argument("--report", metavar="OUT.html", help="an HTML report with tables and figures")
-    p.add_argument("--window", type=int, default=16, help="key window in steps (default 16, a bar)")
-    p.add_argument("--hop", type=int, default=16, help="key hop in steps (default 16)")
+    p.add_argument("--window", type=types.key_steps, default=16,
+                   help="key window in steps (default 16, a bar)")
+    p.add_argument("--hop", type=types.key_steps, default=16, help="key hop in steps (default 16)")
     p.add_argument("--minor", default="natural", choices=["natural", "harmonic", "melodic"],
                    help="the 7-note minor scale (default natural)")
     p.add_argument("--force", action="store_true", help="replace the report if it exists")
@@ -184,8 +222,6 @@ def _clean(x):
 def cmd_analyze(args) -> int:
     from .analysis.metrics import HEADLINE_METRICS
 
-    if args.window < 1 or args.hop < 1:
-        raise OutputError("--window and --hop must be positive")
     if args.report:
         check_output(args.report, inputs=[args.path], force=args.force, suffixes=(".html", ".htm"))
     files = _midi_files(Path(args.path))

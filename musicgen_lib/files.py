@@ -73,3 +73,31 @@ def check_output(path, *, inputs=(), force: bool = False, suffixes=()) -> Path:
         if not force:
             raise OutputError(f"{path}: exists; pass --force to replace it")
     return path
+
+
+def check_output_folder(path, *, ours, what: str) -> Path:
+    """Check, before any work, that the folder ``path`` may be written into: it is missing
+    (its nearest existing parent is a writable folder), empty, or holds only files that
+    ``ours(folder, names)`` recognises as written by this command (e.g. shards and their
+    manifest). A folder of the user's is never written into. One-line :class:`OutputError`;
+    returns ``path`` as a :class:`Path`. ``what`` names the contents (``"shards"``)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file; give a folder for the {what}")
+    existing = path if path.exists() else next(
+        (p for p in path.absolute().parents if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise OutputError(f"{path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in {existing} (permission denied)")
+    if path.is_dir():
+        try:
+            names = sorted(p.name for p in path.iterdir()
+                           if not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        except OSError as e:
+            raise OutputError(f"{path}: cannot read the folder ({e.strerror})") from None
+        if names and not ours(path, names):
+            raise OutputError(f"{path}: not empty and not a folder of {what} (it holds "
+                              f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
+                              f"choose another output folder")
+    return path

@@ -70,6 +70,38 @@ def load_thesis_model(folder=None):
     return gen.eval(), dec.eval()
 
 
+def run_steps_per_beat(config: dict) -> int:
+    """The time grid (steps per beat) of a training run from its ``config.json`` dict: the
+    ``steps_per_beat`` of its data, or the JSB ``resolution`` it was trained at (``quarter``:
+    1); 4 where the run does not say (the thesis' grid)."""
+    from .data.datasets import JSB_RESOLUTIONS
+
+    data = config.get("data") if isinstance(config, dict) else None
+    if not isinstance(data, dict):
+        return 4
+    if isinstance(data.get("steps_per_beat"), int) and data["steps_per_beat"] > 0:
+        return data["steps_per_beat"]
+    if data.get("dataset") == "jsb":
+        return JSB_RESOLUTIONS.get(data.get("resolution", "quarter"), 1)
+    return 4
+
+
+def checkpoint_steps_per_beat(folder=None) -> int:
+    """The time grid the generator of a thesis-model checkpoint (as for
+    :func:`load_thesis_model`) steps on: its run's data (``generator/config.json``); the
+    author's files step on the thesis' grid, 4 steps per beat."""
+    if folder is None:
+        from .checkpoints import DEFAULT, find_checkpoint
+
+        folder = find_checkpoint(DEFAULT)
+    config = Path(folder) / "generator" / "config.json"
+    if not config.is_file():
+        return 4
+    from .models.registry import load_config
+
+    return run_steps_per_beat(load_config(config))
+
+
 def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: int = 256,
              temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False,
              gibbs_steps: int | None = None, script: bool = True) -> Sample:

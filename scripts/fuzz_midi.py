@@ -126,7 +126,7 @@ def chorale_files(n: int, folder: Path) -> list:
 
     names = list(dict.fromkeys(corpus.chorales.Iterator(returnType="filename")))[:n]
     out = []
-    for name in tqdm(names, desc="writing chorales", unit="file"):
+    for name in tqdm(names, desc="writing chorales", unit="file", disable=not sys.stderr.isatty()):
         f = folder / (name.replace("/", "_") + ".mid")
         corpus.parse(name).write("midi", fp=str(f))
         out.append(f)
@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         by_mutation = {name: Counter() for name in fuzz.MUTATIONS}
         worker = Worker(args.max_vm_mb, args.steps_per_beat)
         peak, target = 0, tmp / "mutant.mid"
-        bar = tqdm(range(args.mutants), desc="fuzzing", unit="mutant")
+        bar = tqdm(range(args.mutants), desc="fuzzing", unit="mutant",
+                   disable=not sys.stderr.isatty())  # a progress bar only on a terminal
         for i in bar:
             src = sources[random.Random(f"{args.seed}:{i}:source").randrange(len(sources))]
             if src not in blobs:

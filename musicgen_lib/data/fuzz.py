@@ -155,6 +155,7 @@ def chunk_length(data, rng):
     old = struct.unpack(">I", data[p + 4:p + 8])[0]
     new = rng.choice([0, 1, 5, max(old - 1, 0), old + 1, old * 2, 2 ** 31, 2 ** 32 - 1,
                       rng.randrange(2 ** 32)])
+    new = min(new, 2 ** 32 - 1)  # a length field holds 32 bits (old + 1 and old * 2 may not fit)
     return data[:p + 4] + struct.pack(">I", new) + data[p + 8:]
 
 

@@ -155,6 +155,12 @@ def read_midi(path: str | os.PathLike) -> NoteList:
         vels.append(a["velocity"]); tracks.append(np.full(len(a["time"]), i))
     if not starts:
         raise MidiError(path, "no notes")
+    pitch = np.concatenate(pitches).astype(np.int64)
+    on_keys = int(((pitch >= LOWEST_KEY) & (pitch <= HIGHEST_KEY)).sum())
+    if not on_keys:  # a piano roll of it would be empty: nothing to learn, hear or measure
+        raise MidiError(path, f"no notes on the 88 piano keys (all {len(pitch)} notes lie "
+                              f"outside MIDI {LOWEST_KEY}..{HIGHEST_KEY}, "
+                              f"{int(pitch.min())}..{int(pitch.max())})")
     start = np.concatenate(starts).astype(np.int64)
     dur = np.concatenate(durs).astype(np.int64)
     if start.min() < 0 or dur.min() < 0:
@@ -168,9 +174,82 @@ def read_midi(path: str | os.PathLike) -> NoteList:
         raise MidiError(path, f"notes too long in all (their lengths add up to {held / tpq:.0f} "
                               f"quarter notes; limit {MAX_NOTE_QUARTERS})")
     ts = [(int(t.time), int(t.numerator), int(t.denominator)) for t in score.time_signatures]
-    return NoteList.from_arrays(start, end, np.concatenate(pitches), np.concatenate(vels),
+    return NoteList.from_arrays(start, end, pitch, np.concatenate(vels),
                                 np.concatenate(tracks), ticks_per_beat=tpq,
                                 time_signatures=ts, source=str(path))
+
+
+def tempo_map(data: bytes) -> list:
+    """``[(tick, microseconds per quarter note), ...]`` of the tempo events in a MIDI file's
+    bytes, sorted by tick, one per tick: where several fall on the same tick, the **last**
+    one wins, in the order of the file (tracks in order, events in order within a track), as
+    mido and pretty_midi read it. (symusic sorts a file's tempo events by tick without
+    keeping their order, so that any of them may win; a file with 50 tempo events on one
+    tick lasted 9.4 s there instead of 14.35 s.) Lenient: a malformed track is read up to
+    where it breaks."""
+    changes = {}  # tick -> (order, µs per quarter)
+    if data[:4] != b"MThd" or len(data) < 14:
+        return []
+    pos, order = 8 + struct.unpack(">I", data[4:8])[0], 0
+    while pos + 8 <= len(data):
+        tag, (n,) = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 8 + n
+        if tag != b"MTrk":
+            continue
+        for tick, mspq in _track_tempos(body):
+            order += 1
+            changes[tick] = (order, mspq)
+    return [(t, changes[t][1]) for t in sorted(changes)]
+
+
+def _track_tempos(b: bytes):
+    """``(tick, µs per quarter)`` of each tempo event of one track's bytes, in order."""
+    i, tick, status = 0, 0, None
+    n = len(b)
+
+    def vlq():
+        nonlocal i
+        v = 0
+        for _ in range(4):
+            if i >= n:
+                raise IndexError
+            c = b[i]
+            i += 1
+            v = (v << 7) | (c & 0x7F)
+            if not c & 0x80:
+                return v
+        raise IndexError  # longer than 4 bytes: not MIDI
+
+    try:
+        while i < n:
+            tick += vlq()
+            event = b[i]
+            if event & 0x80:
+                i += 1
+                if event != 0xFF:  # as mido: a meta event leaves the running status
+                    status = event
+            elif status is None:
+                return
+            else:
+                event = status  # running status
+            if event == 0xFF:
+                kind = b[i]
+                i += 1
+                length = vlq()
+                if kind == 0x51 and length == 3 and i + 3 <= n:
+                    yield tick, (b[i] << 16) | (b[i + 1] << 8) | b[i + 2]
+                if kind == 0x2F:
+                    return
+                i += length
+            elif event in (0xF0, 0xF7):
+                i += vlq()
+            elif event > 0xF0:
+                return  # system common or real-time bytes do not belong in a file
+            else:
+                i += 1 if event & 0xF0 in (0xC0, 0xD0) else 2
+    except IndexError:
+        return
 
 
 def write_midi(notes: NoteList, path: str | os.PathLike, tempo_bpm: float = 120.0) -> Path:

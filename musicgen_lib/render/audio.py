@@ -31,6 +31,11 @@ FORMATS = {".mp3": ("MP3", "MPEG_LAYER_III"), ".wav": ("WAV", "PCM_16"),
 #: smallest); 0.6 keeps a piano clear at ~35 kbit/s mono (30 s ≈ 130 KB).
 MP3_COMPRESSION = 0.6
 FALLBACK = "additive sine synthesis (fallback: tinysoundfont is not installed)"
+#: The longest audio rendered, in seconds (the tail included): an hour of mono float32 at
+#: 22.05 kHz is 320 MB, and rendering it and encoding it as WAV peaks at about 0.9 GB. Checked
+#: before the samples are allocated (a 52-byte file at 16 s per beat asked for 136 GiB);
+#: ``musicgen render`` renders the first hour of a longer file and says so.
+MAX_SECONDS = 3600.0
 
 
 class AudioError(MusicgenError):
@@ -115,7 +120,7 @@ def events_from_midi(path) -> NoteEvents:
     from ..data.midi import read_midi
 
     read_midi(path)  # the library's checks: one clear MidiError for a bad file
-    score = Score(str(path), ttype="second")
+    score = _in_seconds(path, Score(str(path)))
     parts = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
     a = {k: np.concatenate([p[k] for p in parts]) for k in ("time", "duration", "pitch", "velocity")}
     start = a["time"].astype(np.float64)
@@ -123,6 +128,21 @@ def events_from_midi(path) -> NoteEvents:
     order = np.lexsort((a["pitch"], start))
     return NoteEvents(start[order], end[order], a["pitch"][order].astype(np.int64),
                       np.clip(a["velocity"][order], 1, 127).astype(np.int64))
+
+
+def _in_seconds(path, score):
+    """A symusic score (in ticks) of the file ``path`` converted to seconds through its tempo
+    map; where several tempo events share a tick, the last one in the file wins
+    (:func:`~musicgen_lib.data.midi.tempo_map`; symusic alone lets any of them win)."""
+    from symusic import Tempo
+
+    from ..data.midi import tempo_map
+
+    ticks = [int(t.time) for t in score.tempos]
+    if len(set(ticks)) < len(ticks):
+        score.tempos.clear()
+        score.tempos.extend([Tempo(t, mspq=m) for t, m in tempo_map(Path(path).read_bytes())])
+    return score.to("second")
 
 
 def clip_events(events: NoteEvents, start: float = 0.0, seconds: float | None = None) -> NoteEvents:
@@ -176,7 +196,7 @@ def synthesize_soundfont(events: NoteEvents, config: AudioConfig = AudioConfig()
     preset = sf.get_preset_index(0, config.program)
     if preset < 0:
         raise AudioError(f"{path}: no General MIDI program {config.program} in bank 0")
-    n = int(np.ceil((events.duration + config.tail) * sr))
+    n = _n_samples(events, config)
     out = np.zeros(n, np.float32)
     raw = memoryview(out).cast("B")  # the binding wants a byte buffer (4 bytes per sample)
     # (sample, kind, pitch, velocity); note-offs (kind 0) before note-ons at the same sample
@@ -202,11 +222,21 @@ def synthesize_soundfont(events: NoteEvents, config: AudioConfig = AudioConfig()
     return out
 
 
+def _n_samples(events: NoteEvents, config: AudioConfig) -> int:
+    """The length of the rendering in samples, checked against :data:`MAX_SECONDS` before
+    anything is allocated."""
+    seconds = events.duration + config.tail
+    if not np.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise AudioError(f"the audio would last {seconds / 3600:.1f} hours; at most "
+                         f"{MAX_SECONDS / 3600:g} hour is rendered (render a part of it)")
+    return int(np.ceil(seconds * config.sample_rate))
+
+
 def synthesize_sine(events: NoteEvents, config: AudioConfig = AudioConfig()) -> np.ndarray:
     """The fallback: each note as four sine partials (1, 1/2, 1/4, 1/8 in amplitude) under
     a piano-like envelope (5 ms attack, exponential decay, 80 ms release)."""
     sr = config.sample_rate
-    n = int(np.ceil((events.duration + config.tail) * sr))
+    n = _n_samples(events, config)
     out = np.zeros(n, np.float64)
     release = int(0.08 * sr)
     for s, e, p, v in zip(events.start.tolist(), events.end.tolist(),
@@ -242,8 +272,8 @@ def synthesize(events: NoteEvents, config: AudioConfig = AudioConfig()) -> Rende
         samples = synthesize_sine(events, config)
         name = FALLBACK if kind == "auto" else "additive sine synthesis"
     peak = float(np.abs(samples).max()) if len(samples) else 0.0
-    if peak > 0:
-        samples = (samples * (config.peak / peak)).astype(np.float32)
+    if peak > 0:  # in place: the same float32 products, without a second copy of an hour
+        samples *= config.peak / peak
     return Rendering(samples, config.sample_rate, name)
 
 
@@ -343,6 +373,6 @@ def mean_tempo(path) -> float:
     from symusic import Score
 
     ticks = Score(str(path))
-    secs = Score(str(path), ttype="second")
+    secs = _in_seconds(path, ticks.copy())
     beats = ticks.end() / ticks.ticks_per_quarter
     return 60.0 * beats / secs.end() if secs.end() > 0 else 120.0
