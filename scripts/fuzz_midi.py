@@ -3,8 +3,8 @@
     .venv/bin/python scripts/fuzz_midi.py [-n 10000] [--seed 0] [--path DIR_OR_FILE ...]
         [--chorales 10] [--timeout 10] [--max-rss-mb 500] [--keep DIR]
 
-Sources: the MIDI files under each ``--path`` (default: the piano-midi.de folder
-``../shared/datasets/piano-midi-de`` beside the checkout, if present) and ``--chorales``
+Sources: the MIDI files under each ``--path`` (default: the data home's piano-midi.de folder,
+if it is there: ``musicgen data fetch piano-midi-de``) and ``--chorales``
 Bach chorales of music21's corpus, written to MIDI in a temporary folder.
 Mutant ``i`` is drawn from the seed ``f"{seed}:{i}"`` (:func:`musicgen_lib.data.fuzz.mutant`:
 truncation, flipped bits, wrong chunk lengths, absurd divisions and tempos, notes off the
@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from musicgen_lib.data import fuzz  # noqa: E402
+from musicgen_lib.data.home import source_folder  # noqa: E402
 
-DEFAULT_PATH = ROOT.parent / "shared" / "datasets" / "piano-midi-de"
+DEFAULT_PATH = source_folder("piano-midi-de")
 
 
 # ---------------------------------------------------------------- the worker
