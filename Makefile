@@ -1,7 +1,8 @@
 # The two commands of this project (see README.md):
 #
 #   make book   build the book (executes every notebook) into _build/html/index.html
-#   make test   run the library's tests, then re-run the notebooks and compare their outputs
+#   make test   check the library's layers (lint-imports), run its tests, then re-run the
+#               notebooks and compare their outputs
 #
 # and, after `make book`, `make browser-test`: every built page checked in headless Chromium;
 # `make lab` opens the notebooks live in JupyterLab, `make lab-test` runs two of them there in
@@ -77,6 +78,7 @@ book-stored: venv $(JS_STAMP)
 	@echo "The book (stored outputs) is in $(BUILD_DIR)/html/index.html"
 
 test: venv data
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -p no:cacheprovider tests
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with $(NBVAL_SANITIZE) notebooks/

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from musicgen_lib.data import load_dataset, notes_to_roll, read_midi
-from musicgen_lib.data.datasets import _midi_files, chorale_notes
+from musicgen_lib.data.datasets import chorale_notes, midi_files
 from musicgen_lib.data.home import require
 
 
@@ -59,7 +59,7 @@ def main():
                     help="files parsed by the slow reference loaders (ratios are per file)")
     args = ap.parse_args()
     args.path = args.path or str(require("piano-midi-de"))
-    files = [f for _, f in _midi_files(Path(args.path))]
+    files = [f for _, f in midi_files(Path(args.path))]
 
     def ours_all():
         return [notes_to_roll(read_midi(f)) for f in files]

@@ -17,7 +17,7 @@ import torch
 
 from musicgen_lib.models import build
 from musicgen_lib.models.rbm import cd_loss, free_energy, gibbs, log_partition_ais
-from musicgen_lib.train import pad_batch
+from musicgen_lib.data.batches import pad_batch
 
 
 def batch_of_pieces(path, n=16):

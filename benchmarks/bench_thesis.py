@@ -117,7 +117,7 @@ def sampling(cfg):
     # rescue) changes the work per step, so random weights would time a different workload
     from pathlib import Path
 
-    from musicgen_lib.sample import load_thesis_model
+    from musicgen_lib.checkpoints import load_thesis_model
 
     trained = Path(__file__).resolve().parents[1] / "checkpoints" / "thesis-piano"
     if trained.is_dir():

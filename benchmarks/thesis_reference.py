@@ -15,15 +15,15 @@ from torch.nn import functional as F
 from musicgen_lib.models.voice_sampler import VoiceSampler, pick
 
 
-def per_step_loss(model, history, x, start=None, noise=None, generator=None):
+def per_step_loss(model, history, x, start=None, noise=None, rng=None):
     """The teacher-forced loss of ``model`` (a ThesisGenerator), one time step at a time."""
-    c = model.config
+    c = model.cfg
     B, T, _ = x.shape
     P = model.history_size
     N = c.n_classes
     frames = torch.cat([history[:, -P:], x], 1).float()[..., model.to_model]  # (B, P+T, 12)
     if noise is None:
-        noise = torch.rand(c.n_voices, B, T, generator=generator)
+        noise = torch.rand(c.n_voices, B, T, generator=rng)
     reader = model.history_reader
     lags = torch.tensor(reader.lags)
     local_s = reader_s = agg_s = None

@@ -10,7 +10,7 @@ import json
 import sys
 
 from . import cli_types as types
-from .errors import MusicgenError, OutputError
+from .errors import MusicgenError
 
 EXAMPLES = """examples:
   musicgen data fetch all                    # the datasets and the author's files, into the data home
@@ -178,123 +178,6 @@ def cmd_data_prepare(args) -> int:
     return 0
 
 
-def _sounding_checkpoints() -> list:
-    """The committed thesis-model checkpoints whose generator reads sounding rolls (those
-    that ``--prime-dataset jsb`` can prime), as paths to give ``--checkpoint``."""
-    from .checkpoints import BUNDLED, CHECKOUT_CHECKPOINTS
-
-    found = []
-    for root in (BUNDLED, CHECKOUT_CHECKPOINTS):
-        for config in sorted(root.glob("*/generator/config.json")):
-            try:
-                if json.loads(config.read_text())["config"]["semantics"] == "sounding":
-                    found.append(str(config.parents[1]))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-    return found
-
-
-def cmd_sample(args) -> int:
-    import numpy as np
-
-    from .data import load_dataset, midi_to_roll, roll_to_midi
-    from .errors import DataError
-    from .files import check_output
-    from .sample import checkpoint_steps_per_beat, generate, load_thesis_model, run_steps_per_beat
-
-    if args.path and args.prime:
-        raise DataError("--path is the folder of --prime-dataset; --prime reads one MIDI file")
-    if args.path and args.prime_dataset is None:
-        raise DataError("--path needs --prime-dataset (midi, jsb or piano-midi-de): "
-                        "the dataset to read from that folder")
-    if args.path and args.prime_dataset == "chorales":
-        raise DataError("--prime-dataset chorales is music21's built-in corpus and takes no --path")
-    prime_dataset = args.prime_dataset or "chorales"
-    check_output(args.out, inputs=[args.prime], force=args.force, suffixes=(".mid", ".midi"))
-    gen, dec = load_thesis_model(args.checkpoint) if args.checkpoint else load_thesis_model()
-    # the grid the generator steps on: the prime is read, and the MIDI written, on it
-    steps_per_beat = checkpoint_steps_per_beat(args.checkpoint)
-    if args.generator:  # another generator run with this checkpoint's decoder
-        from .models.thesis import ThesisGenerator
-        from .train import load_trained
-
-        model, config = load_trained(args.generator)
-        gen = getattr(model, "net", None)
-        if not isinstance(gen, ThesisGenerator):
-            raise DataError(f"{args.generator}: not a run of the model 'thesis' (it holds a run "
-                            f"of {config.get('model')!r})")
-        if gen.config.semantics != dec.config.semantics:
-            raise DataError(f"{args.generator}: reads {gen.config.semantics} rolls, the decoder "
-                            f"{dec.config.semantics} rolls")
-        if run_steps_per_beat(config) != steps_per_beat:
-            raise DataError(f"{args.generator}: steps {run_steps_per_beat(config)} steps per beat, "
-                            f"the checkpoint's generator {steps_per_beat}")
-    semantics = gen.config.semantics
-    checkpoint = args.checkpoint or "the default checkpoint"
-    if prime_dataset == "jsb" and semantics != "sounding":
-        usable = _sounding_checkpoints()
-        raise DataError(
-            f"--prime-dataset jsb holds sounding rolls only, and {checkpoint} reads "
-            f"{semantics} rolls; prime it with --prime FILE.mid or another --prime-dataset, or "
-            + (f"sample a checkpoint that reads sounding rolls: --checkpoint {' or '.join(usable)}"
-               if usable else "sample a thesis model trained with semantics sounding"))
-    bar = 4 * steps_per_beat  # a 4/4 bar
-    rng = np.random.default_rng(args.seed)
-    if args.prime:
-        roll = midi_to_roll(args.prime, steps_per_beat=steps_per_beat, semantics=semantics)
-        source = args.prime
-    elif prime_dataset == "chorales":
-        # one chorale of the test split, parsed alone: no need to parse the whole corpus
-        from .data import notes_to_roll
-        from .data.datasets import chorale_files, chorale_notes
-
-        files = chorale_files("test")
-        name, file = files[rng.integers(len(files))]
-        roll = notes_to_roll(chorale_notes(file), steps_per_beat=steps_per_beat,
-                             semantics=semantics)
-        source = f"chorales:{name}"
-    else:
-        if prime_dataset == "jsb":
-            from .data.datasets import JSB_RESOLUTIONS
-
-            resolution = {v: k for k, v in JSB_RESOLUTIONS.items()}.get(steps_per_beat)
-            if resolution is None:
-                raise DataError(f"{checkpoint} steps {steps_per_beat} steps per beat; the JSB "
-                                f"chorales come at {', '.join(map(str, JSB_RESOLUTIONS.values()))}")
-            ds = load_dataset("jsb", args.path, resolution=resolution)
-        else:
-            ds = load_dataset(prime_dataset, args.path, steps_per_beat=steps_per_beat,
-                              semantics=semantics)
-        pieces = [p for p in ds.pieces("test") if len(p) > bar] or \
-            [p for p in ds.pieces() if len(p) > bar]
-        if not pieces:
-            raise DataError(f"dataset {prime_dataset!r} has no piece longer than one bar")
-        piece = pieces[rng.integers(len(pieces))]
-        roll, source = piece.roll, f"{prime_dataset}:{piece.name}"
-    sounding = np.flatnonzero(roll.any(axis=1))
-    if not len(sounding):
-        raise DataError(f"{source}: the prime holds no notes")
-    # the prime bar, after --history steps of the piece where it has them
-    first = sounding[0] // bar * bar
-    lo = min(first + args.history, max(first, (len(roll) - bar) // bar * bar))
-    starts = np.arange(lo, max(lo + 1, len(roll) - bar + 1), bar)
-    a = int(starts[rng.integers(len(starts))]) if not args.prime else int(lo)
-    prime = roll[max(0, a - args.history):a + bar]
-    sample = generate(gen, dec, prime, steps=args.steps, temperature=args.temperature,
-                      seed=args.seed, progress=sys.stderr.isatty(), gibbs_steps=args.gibbs_steps)
-    out_roll = np.concatenate([prime, sample.roll[0]])
-    velocity = np.concatenate([np.where(prime > 0, 80, 0), sample.velocity[0]]).astype(np.uint8)
-    try:
-        roll_to_midi(out_roll, args.out, steps_per_beat=steps_per_beat, semantics=semantics,
-                     velocity=velocity)
-    except OSError as e:
-        raise OutputError(f"{args.out}: cannot write ({e.strerror})") from None
-    print(f"wrote {args.out}: steps {a - len(prime) + bar}..{a + bar - 1} of {source} (the last bar "
-          f"primes, the rest is history) and {args.steps} generated steps at {steps_per_beat} "
-          f"per beat, seed {args.seed}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = types.Parser(
         prog="musicgen", description="Neural polyphonic music generation (Ivanov 2018, rebuilt).",
@@ -343,44 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="parallel processes (default: the CPU count)")
     prep.set_defaults(func=cmd_data_prepare)
 
-    sample = sub.add_parser("sample", help="generate music with the thesis model",
-                            description="Prime the thesis model with one bar of real music "
-                                        "and continue it; writes prime + continuation as MIDI.")
-    sample.add_argument("--checkpoint",
-                        help="a checkpoint folder (ours, or the author's folder holding "
-                             "greats-model.pt and greats-decoder.pt); default: the committed "
-                             "model trained on the music21 chorales")
-    prime = sample.add_mutually_exclusive_group()
-    prime.add_argument("--prime", help="a MIDI file whose first bar primes the model")
-    prime.add_argument("--prime-dataset", choices=["chorales", "jsb", "piano-midi-de", "midi"],
-                       help="prime with a random bar of a random test piece of this dataset "
-                            "(default: chorales, built in); the sounding rolls of jsb prime "
-                            "only checkpoints that read sounding rolls (thesis-jsb, "
-                            "thesis-piano8)")
-    sample.add_argument("--path", help="dataset folder for --prime-dataset (midi, jsb, "
-                        "piano-midi-de)")
-    sample.add_argument("--steps", type=types.sample_steps, default=256,
-                        help=f"steps to generate, 1 to {types.MAX_SAMPLE_STEPS} (default 256; "
-                             f"the music is kept in memory until the file is written)")
-    sample.add_argument("--temperature", type=types.temperature, default=1.0,
-                        help=f"divides the voices' logits, {types.TEMPERATURE[0]:g} to "
-                             f"{types.TEMPERATURE[1]:g} (default 1)")
-    sample.add_argument("--gibbs-steps", type=types.gibbs_steps,
-                        help="the decoder's Gibbs sweeps per frame, 1 to "
-                             f"{types.MAX_GIBBS_STEPS} (default: the checkpoint's; notebook 10 "
-                             "uses 8 for thesis-piano)")
-    sample.add_argument("--generator", help="a trained 'thesis' run to use instead of the "
-                        "checkpoint's generator, e.g. checkpoints/thesis-piano/generator-path")
-    sample.add_argument("--history", type=types.history, default=0, help="also read this many steps before "
-                        "the prime bar (default 0; notebook 10 gives generator-path 128)")
-    sample.add_argument("--seed", type=types.seed, default=0, help="0 to 2**32-1 (default 0)")
-    sample.add_argument("--out", required=True, help="output MIDI file (.mid)")
-    sample.add_argument("--force", action="store_true", help="replace --out if it exists")
-    sample.set_defaults(func=cmd_sample)
-
     from .cli_models import add_evaluate_parser, add_train_parser
     from .cli_outputs import add_analyze_parser, add_render_parser
+    from .cli_sample import add_sample_parser
 
+    add_sample_parser(sub)
     add_train_parser(sub)
     add_evaluate_parser(sub)
     add_render_parser(sub)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import cli_types as types
-from .errors import MusicgenError
+from .errors import ConfigError, MusicgenError
 from .models import registry
 
 
@@ -163,107 +163,106 @@ def _read_options(path, model_name: str):
     d = registry.load_config(path)
     if isinstance(d.get("model"), str):  # a config.json written by training
         if registry.canonical(d["model"]) != registry.canonical(model_name):
-            raise registry.ConfigError(f"{path}: is a configuration of model {d['model']}, not {model_name}")
+            raise ConfigError(f"{path}: is a configuration of model {d['model']}, not {model_name}")
         model_opts, train_opts = d.get("config", {}), d.get("train", {})
     else:
         unknown = sorted(set(d) - {"model", "train"})
         if unknown:
-            raise registry.ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; expected 'model' and 'train'")
+            raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; expected 'model' and 'train'")
         model_opts, train_opts = d.get("model", {}), d.get("train", {})
     if not isinstance(model_opts, dict) or not isinstance(train_opts, dict):
-        raise registry.ConfigError(f"{path}: 'model' and 'train' must be JSON objects")
+        raise ConfigError(f"{path}: 'model' and 'train' must be JSON objects")
     return model_opts, train_opts
+
+
+def _guarded(command: str, memory_hint: str, work, args) -> int:
+    """``work(args)``'s exit code, or 2 after one line on stderr for bad input
+    (MusicgenError) or out of memory (with ``memory_hint``: what to make smaller)."""
+    try:
+        return work(args)
+    except MusicgenError as e:
+        print(f"musicgen {command}: error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print(f"musicgen {command}: error: out of memory (the longest piece or the batch is too "
+              f"large: try {memory_hint})", file=sys.stderr)
+        return 2
 
 
 def run_train(args) -> int:
     try:
-        import torch
-
-        from . import distributed
-        from .train import check_run_folder, make_train_config, train
-
-        check_run_folder(args.out, resume=args.resume, overwrite=args.force)  # before any work
-        if args.resume and not (Path(args.out) / "checkpoint.pt").exists():
-            print(f"musicgen train: note: {args.out} holds no run to resume; starting a new one",
-                  file=sys.stderr)
-        name = registry.canonical(args.model)
-        model_opts, train_opts = _read_options(args.config, name)
-        for k in ("max_steps", "max_minutes", "seed", "init"):
-            if getattr(args, k) is not None:
-                train_opts[k] = getattr(args, k)
-        cfg = make_train_config(train_opts)
-        model_cfg = registry.make_config(name, model_opts)
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        device = distributed.local_device(args.device)
-        joined = distributed.init_from_env(args.device)  # under torchrun: join the other ranks
-        ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
-        _check_lengths(ds, ("valid",) if cfg.max_len else ("train", "valid"), _grid(info))
-        torch.manual_seed(cfg.seed)  # the initial weights
-        model = registry.build(name, model_cfg).to(device)
-        if args.force and not args.resume and distributed.is_main():
-            # --force replaces our run: its best model must not outlive it (the engine keeps
-            # an existing model.pt, and loads it back when no validation has written one)
-            (Path(args.out) / "model.pt").unlink(missing_ok=True)
-        res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
-                    resume=args.resume, overwrite=args.force, data_info=info,
-                    progress=not args.no_progress and sys.stderr.isatty())
-        main_rank = distributed.is_main()
-        if joined:
-            distributed.cleanup()
-    except MusicgenError as e:
-        print(f"musicgen train: error: {e}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as e:
-        if not _out_of_memory(e):
-            raise
-        print("musicgen train: error: out of memory (the longest piece or the batch is too "
-              "large: try a coarser --steps-per-beat, a smaller batch_size or max_len)",
-              file=sys.stderr)
-        return 2
+        return _guarded("train", "a coarser --steps-per-beat, a smaller batch_size or max_len",
+                        _train, args)
     except KeyboardInterrupt:
-        print(f"musicgen train: interrupted; continue with the same command and --resume", file=sys.stderr)
+        print("musicgen train: interrupted; continue with the same command and --resume",
+              file=sys.stderr)
         return 130
-    if not main_rank:
-        return 0
-    print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
-                      "best_valid_nll": res.best_valid, "best_step": res.best_step}))
+
+
+def _train(args) -> int:
+    import torch
+
+    from . import distributed
+    from .files import check_run_folder
+    from .train import make_train_config, train
+
+    check_run_folder(args.out, resume=args.resume, overwrite=args.force)  # before any work
+    if args.resume and not (Path(args.out) / "checkpoint.pt").exists():
+        print(f"musicgen train: note: {args.out} holds no run to resume; starting a new one",
+              file=sys.stderr)
+    name = registry.canonical(args.model)
+    model_opts, train_opts = _read_options(args.config, name)
+    for k in ("max_steps", "max_minutes", "seed", "init"):
+        if getattr(args, k) is not None:
+            train_opts[k] = getattr(args, k)
+    cfg = make_train_config(train_opts)
+    model_cfg = registry.make_config(name, model_opts)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = distributed.local_device(args.device)
+    joined = distributed.init_from_env(args.device)  # under torchrun: join the other ranks
+    ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
+    _check_lengths(ds, ("valid",) if cfg.max_len else ("train", "valid"), _grid(info))
+    torch.manual_seed(cfg.seed)  # the initial weights
+    model = registry.build(name, model_cfg).to(device)
+    res = train(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
+                resume=args.resume, overwrite=args.force, data_info=info,
+                progress=not args.no_progress and sys.stderr.isatty())
+    main_rank = distributed.is_main()
+    if joined:
+        distributed.cleanup()
+    if main_rank:
+        print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
+                          "best_valid_nll": res.best_valid, "best_step": res.best_step}))
     return 0
 
 
 def run_evaluate(args) -> int:
-    try:
-        import torch
+    return _guarded("evaluate", "a coarser --steps-per-beat or fewer --samples / --ais-chains",
+                    _evaluate, args)
 
-        from .evaluate import evaluate
-        from .train import load_trained
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        from .distributed import local_device
+def _evaluate(args) -> int:
+    import torch
 
-        if (Path(args.checkpoint) / "generator").is_dir() and (Path(args.checkpoint) / "decoder").is_dir():
-            from .models.thesis_seq import ThesisPair  # the whole thesis model over 88 keys
+    from .checkpoints import is_thesis_folder, load_thesis_pair, load_trained
+    from .distributed import local_device
+    from .evaluate import evaluate
 
-            model, cfg = ThesisPair.load(args.checkpoint), {"model": "thesis + thesis-decoder"}
-        else:
-            model, cfg = load_trained(args.checkpoint)
-        model.to(local_device(args.device))
-        ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
-        _check_lengths(ds, (args.split,), _grid(info))
-        res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
-                       ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,
-                       progress=not args.json and sys.stderr.isatty())
-    except MusicgenError as e:
-        print(f"musicgen evaluate: error: {e}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as e:
-        if not _out_of_memory(e):
-            raise
-        print("musicgen evaluate: error: out of memory (the longest piece or the batch is too "
-              "large: try a coarser --steps-per-beat or fewer --samples / --ais-chains)",
-              file=sys.stderr)
-        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if is_thesis_folder(args.checkpoint):  # the whole thesis model over 88 keys
+        model, cfg = load_thesis_pair(args.checkpoint), {"model": "thesis + thesis-decoder"}
+    else:
+        model, cfg = load_trained(args.checkpoint)
+    model.to(local_device(args.device))
+    ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
+    _check_lengths(ds, (args.split,), _grid(info))
+    res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
+                   ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,
+                   progress=not args.json and sys.stderr.isatty())
     res = {"model": cfg["model"], "dataset": args.dataset, "split": args.split, **res}
     if args.json:
         print(json.dumps(res))

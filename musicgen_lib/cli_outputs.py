@@ -178,12 +178,17 @@ def add_analyze_parser(subparsers) -> None:
     p.set_defaults(func=cmd_analyze)
 
 
-def _midi_files(path: Path) -> list:
+def _analyzed_files(path: Path) -> list:
+    """The paths ``analyze`` reads: the MIDI files under a folder
+    (:func:`~musicgen_lib.data.datasets.midi_files`), or ``path`` itself whatever its name."""
+    from .data.datasets import midi_files
+    from .errors import DataError
+
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-        if not files:
-            raise OutputError(f"{path}: no MIDI files (*.mid, *.midi) found")
-        return files
+        try:
+            return [p for _, p in midi_files(path)]
+        except DataError as e:  # no MIDI files: nothing to analyse
+            raise OutputError(str(e)) from None
     if not path.exists():
         raise OutputError(f"{path}: no such file or directory")
     return [path]
@@ -224,7 +229,7 @@ def cmd_analyze(args) -> int:
 
     if args.report:
         check_output(args.report, inputs=[args.path], force=args.force, suffixes=(".html", ".htm"))
-    files = _midi_files(Path(args.path))
+    files = _analyzed_files(Path(args.path))
     results, agg, skipped = analyze_files(files, args.window, args.hop, args.minor)
     if not results:
         raise OutputError(f"{args.path}: no readable MIDI file "

@@ -29,3 +29,7 @@ class CheckpointError(MusicgenError):
 class OutputError(MusicgenError):
     """An output that cannot be made: bad option, unwritable or protected path, nothing to
     analyse."""
+
+
+class ConfigError(MusicgenError):
+    """A model name, model option or training option that cannot be used."""

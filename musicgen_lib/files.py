@@ -1,16 +1,18 @@
 """Writing files so that a crash never leaves half of one: every output of the library (training
 checkpoints and configs, dataset caches, shards, MIDI files) goes through :func:`atomic_write`;
-and checking an output path before the work that fills it (:func:`check_output`), so that no
-user file is replaced unasked and no long job ends in "cannot write".
+and checking an output path before the work that fills it (:func:`check_output`; a training
+run's folder: :func:`check_run_folder`), so that no user file is replaced unasked and no long
+job ends in "cannot write".
 """
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import CheckpointError, OutputError
 
 
 def atomic_write(path, write) -> Path:
@@ -101,3 +103,49 @@ def check_output_folder(path, *, ours, what: str) -> Path:
                               f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
                               f"choose another output folder")
     return path
+
+
+#: What a training run writes into its folder (and all that a folder of ours holds).
+RUN_FILES = ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json")
+
+
+def _entries(folder: Path) -> list:
+    """The names in ``folder`` but the temporary files a killed run left (``.NAME.*.tmp``)."""
+    return sorted(p.name for p in folder.iterdir() if not (
+        p.name.endswith(".tmp") and any(p.name.startswith(f".{n}.") for n in RUN_FILES)))
+
+
+def is_run_folder(folder) -> bool:
+    """Whether ``folder`` holds a training run of this library: only :data:`RUN_FILES` (and
+    their temporary files), with a ``config.json`` that a run wrote."""
+    folder = Path(folder)
+    names = _entries(folder)
+    if not names or any(n not in RUN_FILES for n in names):
+        return False
+    try:
+        d = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and {"model", "config", "train"} <= d.keys()
+
+
+def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Before any work, whether a run may write into ``out``: a missing or empty folder, or a
+    run of ours (:func:`is_run_folder`) that is resumed or, with ``overwrite``, replaced. A
+    folder that holds anything else is never written into. One-line errors."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; --out names a folder for the run")
+    existing = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot write in {existing} (permission denied)")
+    if not out.exists() or not _entries(out):
+        return
+    if not is_run_folder(out):
+        held = _entries(out)
+        raise OutputError(f"{out}: not empty and not a musicgen training run (it holds "
+                          f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
+                          f"choose another output folder")
+    if (out / "checkpoint.pt").exists() and not resume and not overwrite:
+        raise CheckpointError(f"{out} already holds a training run; resume it (--resume), "
+                              "replace it (--force) or choose another output folder")

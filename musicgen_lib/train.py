@@ -26,18 +26,20 @@ import dataclasses
 import io
 import json
 import math
-import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import distributed as dist
-from .errors import CheckpointError, MusicgenError, OutputError
-from .files import atomic_torch_save, atomic_write_bytes
+from .checkpoints import init_from, read_log
+from .configs import from_dict
+from .data.batches import as_rolls, batches, pad_batch, transpose_batch
+from .errors import CheckpointError, ConfigError, MusicgenError
+from .files import RUN_FILES, atomic_torch_save, atomic_write_bytes, check_run_folder
 from .models import registry
 
 
@@ -66,65 +68,15 @@ class TrainConfig:
 
 
 def make_train_config(values: dict | None = None) -> TrainConfig:
-    """TrainConfig with `values` overriding the defaults; one-line errors for bad values."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    values = dict(values or {})
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise registry.ConfigError(f"unknown training option(s) {', '.join(unknown)}; "
-                                   f"known: {', '.join(fields)}")
-    for k, v in values.items():
-        if isinstance(fields[k].default, str):
-            if not isinstance(v, str):
-                raise registry.ConfigError(f"training option {k} must be a string, got {v!r}")
-            continue
-        if not registry._type_ok(v, fields[k].default) or not math.isfinite(v) or v < 0:
-            raise registry.ConfigError(f"training option {k} must be a non-negative "
-                                       f"{type(fields[k].default).__name__}, got {v!r}")
-    cfg = TrainConfig(**{k: (float(v) if isinstance(fields[k].default, float) else v)
-                         for k, v in values.items()})
+    """TrainConfig with `values` overriding the defaults; one-line errors for bad values
+    (:func:`musicgen_lib.configs.from_dict`)."""
+    cfg = from_dict(TrainConfig, values, "training option")
     if cfg.batch_size < 1 or cfg.valid_every < 1:
-        raise registry.ConfigError("training options batch_size and valid_every must be at least 1")
+        raise ConfigError("training options batch_size and valid_every must be at least 1")
     return cfg
 
 
 # ---------------------------------------------------------------- data
-
-def as_rolls(pieces) -> list:
-    """Pieces (objects with .roll) or arrays -> list of (T, 88) uint8 arrays, empty ones dropped."""
-    rolls = [np.asarray(getattr(p, "roll", p), dtype=np.uint8) for p in pieces]
-    return [r for r in rolls if len(r)]
-
-
-def pad_batch(rolls: list) -> tuple[torch.Tensor, torch.Tensor]:
-    """List of (T_i, 88) arrays -> x (B, T_max, 88) float32 zero-padded, mask (B, T_max) bool."""
-    T = max(len(r) for r in rolls)
-    x = torch.zeros(len(rolls), T, rolls[0].shape[1])
-    mask = torch.zeros(len(rolls), T, dtype=torch.bool)
-    for i, r in enumerate(rolls):
-        x[i, :len(r)] = torch.from_numpy(np.asarray(r, dtype=np.float32))
-        mask[i, :len(r)] = True
-    return x, mask
-
-
-def batches(rolls: list, batch_size: int):
-    """Padded batches in length order (little padding) for evaluation: yields (x, mask)."""
-    order = sorted(range(len(rolls)), key=lambda i: len(rolls[i]))
-    for i in range(0, len(order), batch_size):
-        yield pad_batch([rolls[j] for j in order[i:i + batch_size]])
-
-
-def transpose_batch(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Shift all keys by k semitones, keys pushed past either edge are dropped."""
-    if k == 0:
-        return x
-    out = torch.zeros_like(x)
-    if k > 0:
-        out[..., k:] = x[..., :-k]
-    else:
-        out[..., :k] = x[..., -k:]
-    return out
-
 
 def epoch_order(n: int, seed: int, epoch: int) -> list:
     """The shuffled piece order of an epoch: a function of (seed, epoch) only, so resume is exact."""
@@ -172,92 +124,28 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
-#: What a training run writes into its folder (and all that a folder of ours holds).
-RUN_FILES = ("config.json", "model.pt", "checkpoint.pt", "log.csv", "log.json")
-
-
-def _entries(folder: Path) -> list:
-    """The names in ``folder`` but the temporary files a killed run left (``.NAME.*.tmp``)."""
-    return sorted(p.name for p in folder.iterdir() if not (
-        p.name.endswith(".tmp") and any(p.name.startswith(f".{n}.") for n in RUN_FILES)))
-
-
-def is_run_folder(folder) -> bool:
-    """Whether ``folder`` holds a training run of this library: only :data:`RUN_FILES` (and
-    their temporary files), with a ``config.json`` that a run wrote."""
-    folder = Path(folder)
-    names = _entries(folder)
-    if not names or any(n not in RUN_FILES for n in names):
-        return False
-    try:
-        d = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(d, dict) and {"model", "config", "train"} <= d.keys()
-
-
-def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> None:
-    """Before any work, whether a run may write into ``out``: a missing or empty folder, or a
-    run of ours (:func:`is_run_folder`) that is resumed or, with ``overwrite``, replaced. A
-    folder that holds anything else is never written into. One-line errors."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: is a file; --out names a folder for the run")
-    existing = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: cannot write in {existing} (permission denied)")
-    if not out.exists() or not _entries(out):
-        return
-    if not is_run_folder(out):
-        held = _entries(out)
-        raise OutputError(f"{out}: not empty and not a musicgen training run (it holds "
-                          f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
-                          f"choose another output folder")
-    if (out / "checkpoint.pt").exists() and not resume and not overwrite:
-        raise CheckpointError(f"{out} already holds a training run; resume it (--resume), "
-                              "replace it (--force) or choose another output folder")
-
-
-def load_trained(folder, which: str = "model.pt"):
-    """(model in eval mode, config dict) from a folder with config.json and model.pt
-    (or checkpoint.pt, whose 'model' entry is used). Raises CheckpointError if unusable."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"{folder}: no such checkpoint folder")
-    cfg = registry.load_config(folder / "config.json")
-    model = registry.model_from_config(cfg)
-    file = folder / which
-    if not file.exists() and which == "model.pt" and (folder / "checkpoint.pt").exists():
-        file = folder / "checkpoint.pt"
-    if not file.exists():
-        raise CheckpointError(f"{file}: no such file")
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=False)
-        if "model" in state and isinstance(state["model"], dict):
-            state = state["model"]
-        model.load_state_dict(state)
-    except Exception as e:
-        raise CheckpointError(f"{file}: cannot load it into model {cfg['model']} ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    return model.eval(), cfg
-
-
-def init_from(model, folder) -> None:
-    """Load the weights of the trained run in ``folder`` into ``model`` (training option
-    ``init``: fine-tuning). The run must be of the same model with the same shapes; options
-    that change no weight (such as the generator's ``self_condition``) may differ."""
-    trained, cfg = load_trained(folder)
-    mine = registry.config_dict(model)["model"]
-    if registry.canonical(cfg["model"]) != registry.canonical(mine):
-        raise CheckpointError(f"{folder}: holds a run of model {cfg['model']}, not {mine}")
-    try:
-        model.load_state_dict(trained.state_dict())
-    except RuntimeError as e:
-        raise CheckpointError(f"{folder}: its weights do not fit this model's configuration "
-                              f"({str(e).splitlines()[0]})") from None
-
-
 # ---------------------------------------------------------------- the loop
+
+@dataclass
+class TrainState:
+    """Where a run stands: saved in ``checkpoint.pt`` (as a dict) and restored on resume."""
+    step: int = 0                 # optimiser steps taken
+    epoch: int = 0
+    pos: int = 0                  # pieces of this epoch's order already used
+    best_valid: float = math.inf  # best validation NLL so far, and its step
+    best_step: int = 0
+    bad: int = 0                  # validations without improvement (early stopping)
+    lr_bad: int = 0               # ... since the learning rate last changed
+    history: list = field(default_factory=list)  # one dict per validation (the log's rows)
+    finished: str | None = None   # why the run stopped: see TrainResult.stopped
+    time_s: float = 0.0           # wall time of the run so far, over all its sessions
+    losses: list = field(default_factory=list)  # training losses since the last validation
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainState":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
 
 @dataclass
 class TrainResult:
@@ -295,20 +183,23 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     if not train_rolls or not valid_rolls:
         raise MusicgenError("training needs at least one non-empty piece in train and in valid")
     model_info = registry.config_dict(model)
+    ckpt = out / "checkpoint.pt"
+    resuming = resume and ckpt.exists()
     if main:  # only now, with everything checked, is the folder made
         out.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:
             for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
                 f.unlink(missing_ok=True)
+        if not resuming:  # a replaced run's best model must not outlive it: the engine
+            #               would load it back when no validation writes a new one
+            (out / "model.pt").unlink(missing_ok=True)
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    st = {"step": 0, "epoch": 0, "pos": 0, "best_valid": math.inf, "best_step": 0, "bad": 0,
-          "lr_bad": 0, "history": [], "finished": None, "time_s": 0.0, "losses": []}
-    ckpt = out / "checkpoint.pt"
-    if resume and ckpt.exists():
+    st = TrainState()
+    if resuming:
         try:
             saved = torch.load(ckpt, map_location="cpu", weights_only=False)
         except Exception as e:
@@ -318,25 +209,25 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
                                   "different configuration; use a new --out folder")
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
-        st = saved["state"]
+        st = TrainState.from_dict(saved["state"])
         _set_rng_state(saved["rng"])
-        if st["finished"] == "max_steps" and st["step"] < cfg.max_steps:
-            st["finished"] = None  # asked for more steps than the run had
-        if st["finished"] == "time_limit":
-            st["finished"] = None
+        if st.finished == "max_steps" and st.step < cfg.max_steps:
+            st.finished = None  # asked for more steps than the run had
+        if st.finished == "time_limit":
+            st.finished = None
     elif cfg.init:  # a fresh run that starts from trained weights
         init_from(model, cfg.init)
     if main:
-        atomic_write_bytes(out / "config.json", (json.dumps(
-            {**model_info, "train": dataclasses.asdict(cfg), "data": data_info or {}}, indent=2) + "\n").encode())
+        registry.save_config(out / "config.json", model, train=dataclasses.asdict(cfg),
+                             data=data_info or {})
 
     def checkpoint():
         if not main:
             return
         atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "rng": _rng_state(), "state": st, "model_info": model_info,
+                           "rng": _rng_state(), "state": dataclasses.asdict(st), "model_info": model_info,
                            "train_config": dataclasses.asdict(cfg)}, ckpt)
-        _write_logs(out, st["history"])
+        _write_logs(out, st.history)
 
     def validate(train_loss):
         with torch.random.fork_rng():  # validation never disturbs the training random stream
@@ -344,36 +235,36 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             v = mean_nll(model, valid_rolls, validation=True)[0] if main else 0.0
         v = dist.from_rank0(v)  # every rank decides alike
         lr = opt.param_groups[0]["lr"]
-        st["history"].append({"step": st["step"], "epoch": st["epoch"], "train_loss": train_loss,
-                              "valid_nll": v, "lr": lr, "time_s": round(st["time_s"], 1)})
-        if v < st["best_valid"] - 1e-4:
-            st.update(best_valid=v, best_step=st["step"], bad=0, lr_bad=0)
+        st.history.append({"step": st.step, "epoch": st.epoch, "train_loss": train_loss,
+                              "valid_nll": v, "lr": lr, "time_s": round(st.time_s, 1)})
+        if v < st.best_valid - 1e-4:
+            st.best_valid, st.best_step, st.bad, st.lr_bad = v, st.step, 0, 0
             if main:
                 atomic_torch_save(model.state_dict(), out / "model.pt")
         else:
-            st["bad"] += 1
-            st["lr_bad"] += 1
-            if cfg.lr_patience and st["lr_bad"] >= cfg.lr_patience and lr > cfg.min_lr:
+            st.bad += 1
+            st.lr_bad += 1
+            if cfg.lr_patience and st.lr_bad >= cfg.lr_patience and lr > cfg.min_lr:
                 for g in opt.param_groups:
                     g["lr"] = max(cfg.min_lr, lr * cfg.lr_decay)
-                st["lr_bad"] = 0
+                st.lr_bad = 0
         return v
 
     bar = None
     if progress and main:
         from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.max_steps, initial=st["step"], desc=f"train {model_info['model']}",
+        bar = tqdm(total=cfg.max_steps, initial=st.step, desc=f"train {model_info['model']}",
                    unit="step", dynamic_ncols=True)
     model.train()
     ddp_loss = dist.wrap(model) if ddp else None  # after a resume: every rank has loaded it
-    t0, time0 = time.monotonic(), st["time_s"]
-    while st["finished"] is None:
-        if st["step"] >= cfg.max_steps:
-            st["finished"] = "max_steps"
+    t0, time0 = time.monotonic(), st.time_s
+    while st.finished is None:
+        if st.step >= cfg.max_steps:
+            st.finished = "max_steps"
             break
-        order = (train_rolls.epoch_order(cfg.seed, st["epoch"]) if streamed
-                 else epoch_order(len(train_rolls), cfg.seed, st["epoch"]))
-        idx = order[st["pos"]:st["pos"] + cfg.batch_size]
+        order = (train_rolls.epoch_order(cfg.seed, st.epoch) if streamed
+                 else epoch_order(len(train_rolls), cfg.seed, st.epoch))
+        idx = order[st.pos:st.pos + cfg.batch_size]
         rolls = [train_rolls[i] for i in idx]
         if cfg.max_len:
             rolls = [_crop(r, cfg.max_len, cfg.crop_align) for r in rolls]
@@ -387,7 +278,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         x, mask = x.to(dev), mask.to(dev)
         opt.zero_grad(set_to_none=True)
         if ddp:
-            with dist.private_rng(cfg.seed, st["step"]):
+            with dist.private_rng(cfg.seed, st.step):
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     loss = ddp_loss(x, mask) * weight
                 loss.backward()
@@ -399,36 +290,36 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        st["losses"].append(loss.item())
-        st["step"] += 1
-        st["pos"] += cfg.batch_size
-        if st["pos"] >= len(train_rolls):
-            st["epoch"], st["pos"] = st["epoch"] + 1, 0
-        st["time_s"] = time0 + time.monotonic() - t0
+        st.losses.append(loss.item())
+        st.step += 1
+        st.pos += cfg.batch_size
+        if st.pos >= len(train_rolls):
+            st.epoch, st.pos = st.epoch + 1, 0
+        st.time_s = time0 + time.monotonic() - t0
         if bar is not None:
             bar.update(1)
-        if st["step"] % cfg.valid_every == 0:  # validation only on multiples: resume stays exact
-            st["time_s"] = dist.from_rank0(st["time_s"])
-            v = validate(float(np.mean(st["losses"])))
-            st["losses"] = []
+        if st.step % cfg.valid_every == 0:  # validation only on multiples: resume stays exact
+            st.time_s = dist.from_rank0(st.time_s)
+            v = validate(float(np.mean(st.losses)))
+            st.losses = []
             if bar is not None:
                 bar.set_postfix(valid=f"{v:.3f}", best=f"{st['best_valid']:.3f}")
-            if st["bad"] >= cfg.patience:
-                st["finished"] = "early_stopping"
-            elif cfg.max_minutes and st["time_s"] > 60 * cfg.max_minutes:
-                st["finished"] = "time_limit"
+            if st.bad >= cfg.patience:
+                st.finished = "early_stopping"
+            elif cfg.max_minutes and st.time_s > 60 * cfg.max_minutes:
+                st.finished = "time_limit"
             checkpoint()
         if callback is not None:
-            callback(st["step"], loss.item())
+            callback(st.step, loss.item())
     if bar is not None:
         bar.close()
     if dist.from_rank0(not (out / "model.pt").exists()):  # a run shorter than valid_every: validate once
-        validate(float(np.mean(st["losses"])) if st["losses"] else float("nan"))
+        validate(float(np.mean(st.losses)) if st.losses else float("nan"))
     checkpoint()
     dist.barrier()  # rank 0 has written model.pt
     model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
-    return TrainResult(st["step"], st["best_valid"], st["best_step"], st["finished"], st["history"])
+    return TrainResult(st.step, st.best_valid, st.best_step, st.finished, st.history)
 
 
 def _crop(r: np.ndarray, n: int, align: int = 1) -> np.ndarray:
@@ -440,34 +331,7 @@ def _crop(r: np.ndarray, n: int, align: int = 1) -> np.ndarray:
     return r[a:a + n]
 
 
-# ---------------------------------------------------------------- logs and live runs
-
-def read_log(path) -> dict:
-    """The log of a training run, from its folder or its ``log.csv``: ``{column: float array}``
-    with one entry per validation, in the columns the engine writes (``step``, ``epoch``,
-    ``train_loss``, ``valid_nll``, ``lr``, ``time_s``). ``step`` counts optimiser steps (the
-    iterations, the x axis of a training curve); ``train_loss`` is the mean training loss since
-    the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
-    Raises CheckpointError for a missing or unreadable log.
-
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "log.csv"
-    try:
-        reader = csv.DictReader(io.StringIO(path.read_text()))
-        rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise CheckpointError(f"{path}: cannot read the training log ({type(e).__name__})") from None
-    columns = reader.fieldnames or []
-    if "step" not in columns:
-        raise CheckpointError(f"{path}: not a training log (no 'step' column)")
-    try:
-        return {k: np.array([float(r[k]) if r[k] not in ("", None) else math.nan for r in rows])
-                for k in columns}
-    except ValueError as e:
-        raise CheckpointError(f"{path}: a cell of the training log is not a number ({e})") from None
-
+# ---------------------------------------------------------------- live runs
 
 @dataclass
 class LiveRun:

@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(ROOT / "tests")):  # the package, and tests/midi_chunks.py
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 from hypothesis import HealthCheck, Phase, given, seed as hyp_seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -56,10 +57,10 @@ CHECKPOINTS = ROOT / "checkpoints"
 
 def _midi(events, tpq: int = 96, fmt: int = 0) -> bytes:
     """A one-track MIDI file from ``[(delta, event_bytes), ...]`` (end of track added)."""
-    from musicgen_lib.data import fuzz
+    from midi_chunks import join_file, join_track
 
-    body = fuzz.join_track([[d, e] for d, e in events] + [[0, b"\xff\x2f\x00"]])
-    return fuzz.join_file(struct.pack(">HHH", fmt, 1, tpq), [[b"MTrk", body]])
+    body = join_track([[d, e] for d, e in events] + [[0, b"\xff\x2f\x00"]])
+    return join_file(struct.pack(">HHH", fmt, 1, tpq), [[b"MTrk", body]])
 
 
 def _tempo(us: int) -> bytes:

@@ -6,12 +6,12 @@
 Sources: the MIDI files under each ``--path`` (default: the data home's piano-midi.de folder,
 if it is there: ``musicgen data fetch piano-midi-de``) and ``--chorales``
 Bach chorales of music21's corpus, written to MIDI in a temporary folder.
-Mutant ``i`` is drawn from the seed ``f"{seed}:{i}"`` (:func:`musicgen_lib.data.fuzz.mutant`:
-truncation, flipped bits, wrong chunk lengths, absurd divisions and tempos, notes off the
-keyboard, notes held for hours, thousands of tracks, non-MIDI bytes, ...), so any mutant can
-be rebuilt from its number.
+Mutant ``i`` is drawn from the seed ``f"{seed}:{i}"`` (:func:`midi_fuzz.mutant`, in
+``tests/midi_fuzz.py``: truncation, flipped bits, wrong chunk lengths, absurd divisions and
+tempos, notes off the keyboard, notes held for hours, thousands of tracks, non-MIDI bytes,
+...), so any mutant can be rebuilt from its number.
 
-Each mutant is loaded as ``load_dataset`` loads a file (:func:`musicgen_lib.data.fuzz.load`:
+Each mutant is loaded as ``load_dataset`` loads a file (:func:`midi_fuzz.load`:
 read, thesis filters, sounding, velocity and onset piano rolls) in one worker process, and
 classified as loaded, filtered, a clean ``MidiError`` (counted by its problem with numbers
 stripped), or a FAILURE: any other exception, no answer within ``--timeout`` seconds (the
@@ -40,8 +40,9 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the fuzzer, a test tool: tests/midi_fuzz.py
 
-from musicgen_lib.data import fuzz  # noqa: E402
+import midi_fuzz as fuzz  # noqa: E402
 from musicgen_lib.data.home import source_folder  # noqa: E402
 
 DEFAULT_PATH = source_folder("piano-midi-de")

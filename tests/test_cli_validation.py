@@ -12,7 +12,9 @@ import pytest
 
 from musicgen_lib.checkpoints import find_checkpoint
 from musicgen_lib.cli import main
-from musicgen_lib.data import NoteList, fuzz, read_midi, write_midi
+from musicgen_lib.data import NoteList, read_midi, write_midi
+
+import midi_fuzz as fuzz  # tests/midi_fuzz.py
 
 
 def _midi(events, tpq: int = 96) -> bytes:
@@ -363,7 +365,7 @@ def test_a_shards_folder_that_is_not_ours_is_one_line(files, capsys):
 
 def test_force_replaces_a_run_with_another_model(files, capsys):
     """--force on a run of ours: the new run's model, not the old run's best model.pt."""
-    from musicgen_lib.train import load_trained
+    from musicgen_lib.checkpoints import load_trained
 
     run = files["tmp"] / "run"
     base = ["--dataset", "midi", "--path", str(files["folder"]), "--max-steps", "2",

@@ -8,7 +8,9 @@ import pytest
 from symusic import ControlChange, Note, PitchBend, Score, Tempo, TimeSignature, Track
 
 from musicgen_lib.data import NoteList, load_dataset, write_midi
-from musicgen_lib.data import fuzz
+
+import midi_chunks
+import midi_fuzz as fuzz
 
 N_MUTANTS = 200
 
@@ -22,10 +24,10 @@ def small_copies(monkeypatch):
 def _running_status_file() -> bytes:
     """Format 0, one track written with running status (note-offs as velocity-0 note-ons)."""
     ev = [[0, b"\xff\x51\x03\x07\xa1\x20"], [0, b"\xff\x58\x04\x03\x02\x18\x08"], [0, b"\x90\x3c\x50"]]
-    body = fuzz.join_track(ev) + b"".join(fuzz.vlq(d) + e for d, e in [
+    body = midi_chunks.join_track(ev) + b"".join(midi_chunks.vlq(d) + e for d, e in [
         (0, b"\x40\x50"), (240, b"\x3c\x00"), (0, b"\x40\x00"), (0, b"\x3e\x60"), (480, b"\x3e\x00")])
     body += b"\x00\xff\x2f\x00"
-    return fuzz.join_file(struct.pack(">HHH", 0, 1, 96), [[b"MTrk", body]])
+    return midi_chunks.join_file(struct.pack(">HHH", 0, 1, 96), [[b"MTrk", body]])
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +52,11 @@ def sources(tmp_path_factory):
 
 def test_structure_round_trip(sources):
     for data in sources.values():
-        header, chunks, tail = fuzz.split_file(data)
-        assert fuzz.join_file(header, chunks, tail) == data
+        header, chunks, tail = midi_chunks.split_file(data)
+        assert midi_chunks.join_file(header, chunks, tail) == data
         for tag, body in chunks:
-            events = fuzz.parse_track(body)
-            assert events and fuzz.parse_track(fuzz.join_track(events)) == events
+            events = midi_chunks.parse_track(body)
+            assert events and midi_chunks.parse_track(midi_chunks.join_track(events)) == events
 
 
 def test_mutants_are_seeded(sources):

@@ -13,9 +13,10 @@ import torch  # noqa: E402
 
 from musicgen_lib.errors import CheckpointError  # noqa: E402
 from musicgen_lib.models import build  # noqa: E402
-from musicgen_lib.models.registry import ConfigError  # noqa: E402
+from musicgen_lib.errors import ConfigError  # noqa: E402
 from musicgen_lib.render.plots import plot_live_curve  # noqa: E402
-from musicgen_lib.train import make_train_config, read_log, train, train_live  # noqa: E402
+from musicgen_lib.checkpoints import read_log  # noqa: E402
+from musicgen_lib.train import make_train_config, train, train_live  # noqa: E402
 
 TINY = {"n_hidden": 8, "n_recurrent": 8}
 COLUMNS = ["step", "epoch", "train_loss", "valid_nll", "lr", "time_s"]

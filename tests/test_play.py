@@ -1,4 +1,5 @@
-"""The interactive generator (musicgen_lib.play, notebook 11_play): the models it lists,
+"""The interactive generator (musicgen_lib.checkpoints' catalogue, data.primes, play, app and
+render.notebook; notebook 11_play): the models it lists,
 deterministic generation with valid MIDI, clear errors for bad uploads, and the app."""
 import datetime
 import json
@@ -10,8 +11,12 @@ import torch
 from musicgen_lib.data import midi_to_roll, onset_to_sounding, read_midi
 from musicgen_lib.errors import DataError, MidiError
 from musicgen_lib.models import registry
-from musicgen_lib.play import (CHECKPOINTS, PlayApp, PlayModel, available_models, find_model,
-                               first_bar, generate, prime_from_upload, render_outputs)
+from musicgen_lib.app import PlayApp
+from musicgen_lib.checkpoints import CHECKOUT_CHECKPOINTS as CHECKPOINTS
+from musicgen_lib.checkpoints import PlayModel, available_models, find_model
+from musicgen_lib.data.primes import first_bar, prime_from_upload
+from musicgen_lib.play import generate
+from musicgen_lib.render.notebook import render_outputs
 
 #: One 4/4 bar of C major chords: a prime in onset semantics at 4 steps per beat.
 BAR4 = np.zeros((16, 88), np.uint8)
@@ -133,22 +138,27 @@ def _model():
     return find_model("thesis-chorales")
 
 
+def _grid(model):
+    """A catalogued model's piano-roll semantics and steps per beat (what a prime needs)."""
+    return model.semantics, model.steps_per_beat
+
+
 def test_bad_upload_names_the_file():
     for content, problem in ((b"hello", "not a MIDI file"), (b"", "empty file"),
                              (b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0", "truncated")):
         with pytest.raises(MidiError, match=problem) as e:
-            prime_from_upload("my song.mid", content, _model())
+            prime_from_upload("my song.mid", content, *_grid(_model()))
         assert e.value.path == "my song.mid" and str(e.value).startswith("my song.mid: ")
         assert "\n" not in str(e.value)
 
 
 def test_upload_of_a_generated_file_primes_each_model(tmp_path):
     result = generate("thesis-chorales", BAR4, steps=16, seed=0)
-    prime = prime_from_upload("sample.mid", result.midi, _model())
+    prime = prime_from_upload("sample.mid", result.midi, *_grid(_model()))
     assert prime.name == "sample.mid"
     np.testing.assert_array_equal(prime.roll, BAR4)
     jsb = PlayModel("j", "review", tmp_path, "jsb", "sounding", 1, "")
-    quarter = prime_from_upload("sample.mid", result.midi, jsb).roll
+    quarter = prime_from_upload("sample.mid", result.midi, jsb.semantics, jsb.steps_per_beat).roll
     assert quarter.shape == (4, 88) and quarter.any()
 
 

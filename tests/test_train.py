@@ -16,8 +16,9 @@ from musicgen_lib.cli_models import main
 from musicgen_lib.errors import CheckpointError
 from musicgen_lib.evaluate import evaluate
 from musicgen_lib.models import build
-from musicgen_lib.train import (TrainConfig, epoch_order, load_trained, make_train_config, pad_batch,
-                                train, transpose_batch)
+from musicgen_lib.checkpoints import load_trained
+from musicgen_lib.data.batches import pad_batch, transpose_batch
+from musicgen_lib.train import TrainConfig, epoch_order, make_train_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"lstm": {"n_hidden": 8}, "rnn-nade": {"n_hidden": 8, "n_recurrent": 8},
@@ -260,5 +261,5 @@ def test_init_starts_from_a_trained_run(tmp_path):
     wider = build("rnn-nade", {"n_hidden": 9, "n_recurrent": 8})
     with pytest.raises(CheckpointError, match="do not fit"):
         train(wider, rolls(10, 1), rolls(3, 2), cfg, tmp_path / "wider", progress=False)
-    with pytest.raises(Exception, match="init must be a string"):
+    with pytest.raises(Exception, match="init must be str"):
         make_train_config({"init": 3})

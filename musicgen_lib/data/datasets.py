@@ -150,7 +150,7 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         root = Path(path)
         if not root.exists():
             raise DataError(f"{root}: no such file or directory")
-        files = _midi_files(root)
+        files = midi_files(root)
         filters = THESIS_FILTERS if name == "piano-midi-de" else ()
     opts = dict(name=name, steps_per_beat=steps_per_beat, semantics=semantics,
                 velocity=velocity, seed=seed, filters=[f.__name__ for f in filters])
@@ -176,8 +176,18 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
 
 # ---------------------------------------------------------------- parsing
 
-def _parse_one(job):
-    """Parse one file to ``(roll, velocity, None)`` or ``(None, None, reason)``."""
+def parse_file(job):
+    """Parse one file as :func:`load_dataset` does, to ``(roll, velocity, None)``, or to
+    ``(None, None, reason)`` when it is unreadable or filtered out.
+
+    ``job`` is the tuple ``(path, is_music21, filters, steps_per_beat, semantics,
+    velocity)``: a music21 corpus file (``is_music21``, :func:`chorale_notes`) or a MIDI
+    file, the filters of :func:`~musicgen_lib.data.filters.rejection_reason`, and the
+    options of :func:`~musicgen_lib.data.pianoroll.notes_to_roll`. ``velocity`` is None
+    unless asked for; whole bars of leading silence are cut. Only a bad file's
+    :class:`MidiError` is caught (its problem is the reason); one tuple, so that a process
+    pool can map it over many files.
+    """
     path, is_music21, filters, steps_per_beat, semantics, velocity = job
     try:
         notes = chorale_notes(path) if is_music21 else read_midi(path)
@@ -193,22 +203,25 @@ def _parse_one(job):
 
 
 def _parse_all(jobs: list, progress: bool, desc: str):
-    """Results of :func:`_parse_one` in order; music21 scores (slow to parse) are parsed
+    """Results of :func:`parse_file` in order; music21 scores (slow to parse) are parsed
     in parallel processes, MIDI files (≈1 ms each) in this one."""
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < 32 or not jobs[0][1] or workers < 2:
-        return [_parse_one(j) for j in _progress(jobs, progress, f"reading {desc}")]
+        return [parse_file(j) for j in _progress(jobs, progress, f"reading {desc}")]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers) as pool:
-        return list(_progress(pool.map(_parse_one, jobs, chunksize=8), progress,
+        return list(_progress(pool.map(parse_file, jobs, chunksize=8), progress,
                               f"reading {desc}", total=len(jobs)))
 
 
 # ---------------------------------------------------------------- sources
 
-def _midi_files(root: Path) -> list:
-    """(label, path) pairs of the MIDI files under ``root`` (or ``root`` itself), sorted."""
+def midi_files(root: Path) -> list:
+    """``(label, path)`` pairs of the MIDI files (``*.mid``, ``*.midi``, any case) under the
+    folder ``root``, searched recursively and sorted by path, each labelled with its path
+    relative to ``root`` (``/``-separated); for a file ``root``, just ``[(name, root)]``.
+    Raises :class:`DataError` when there is none (a missing ``root`` included)."""
     if root.is_file():
         return [(root.name, root)]
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi")

@@ -51,7 +51,7 @@ class Fragments:
     """
 
     def __init__(self, pieces, config: FragmentConfig = FragmentConfig()):
-        self.config = c = config
+        self.cfg = c = config
         rolls = [np.asarray(getattr(p, "roll", p), np.uint8) for p in pieces]
         # One array: [history zeros, piece 0, history zeros, piece 1, ...] — a window of
         # history + length rows starting at (offset + start) is then always in bounds.
@@ -73,7 +73,7 @@ class Fragments:
         """The fragments ``idx`` (array of indices), transposed by ``shift`` semitones."""
         import torch
 
-        c = self.config
+        c = self.cfg
         idx = np.atleast_1d(np.asarray(idx, np.int64))
         piece, start = self.index[idx, 0], self.index[idx, 1]
         first = self.offsets[piece] + start - c.history  # (B,)
@@ -90,7 +90,7 @@ class Fragments:
         """One epoch of batches; the order and shifts depend only on ``seed``."""
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self)) if shuffle else np.arange(len(self))
-        c = self.config
+        c = self.cfg
         for a in range(0, len(order), batch_size):
             idx = order[a:a + batch_size]
             if drop_last and len(idx) < batch_size:

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..files import atomic_write
-from .datasets import Piece, Skipped, _midi_files, _parse_one
+from .datasets import Piece, Skipped, midi_files, parse_file
 from .midi import N_KEYS
 from .pianoroll import SEMANTICS
 
@@ -83,7 +83,7 @@ def _parse_packed(job):
     """Worker: one file to ``(packed roll, steps, None)`` or ``(None, 0, reason)``.
     Never raises: an unexpected error becomes a one-line reason."""
     try:
-        roll, _, reason = _parse_one(job)
+        roll, _, reason = parse_file(job)
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the run
         msg = " ".join(str(e).split()) or type(e).__name__
         return None, 0, f"cannot convert ({type(e).__name__}: {msg})"
@@ -126,7 +126,7 @@ def prepare(folder, out, *, steps_per_beat: int = 4, semantics: str = "sounding"
     root, out = Path(folder), Path(out)
     if not root.exists():
         raise DataError(f"{root}: no such file or directory")
-    files = _midi_files(root)
+    files = midi_files(root)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder")
     try:

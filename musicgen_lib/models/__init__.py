@@ -6,7 +6,8 @@ lstm_bernoulli, rnn_nade -> notebooks/04_independent_vs_dependent.ipynb.
 from .base import Recurrence, SequenceModel, StepStats
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .rbm import RBM, RBMConfig
-from .registry import MODELS, ConfigError, build, load_config, make_config, model_from_config, save_config
+from ..errors import ConfigError
+from .registry import MODELS, build, load_config, make_config, model_from_config, save_config
 from .rnn_nade import NADE, RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
 

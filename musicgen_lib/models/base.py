@@ -63,7 +63,13 @@ class SequenceModel(nn.Module):
     x: (B, T, 88) float 0/1 piano rolls; mask: (B, T) bool, True on real (unpadded) steps.
     """
 
-    #: 'exact' if log_prob is the exact log-likelihood, else the name of the estimator
+    #: True if log_prob is the exact log-likelihood; else an estimate, which `method` names
+    exact: bool = True
+    #: True if log_prob estimates log partition functions by annealed importance sampling
+    #: (evaluate() then reports its chains and temperatures)
+    uses_ais: bool = False
+    #: how log_prob is computed, for people: 'exact' or the estimator's name (a label only:
+    #: code switches on `exact` and `uses_ais`)
     method: str = "exact"
     #: samples per step used to estimate the expected frame accuracy
     accuracy_samples: int = 100

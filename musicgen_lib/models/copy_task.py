@@ -33,11 +33,11 @@ class CopyTaskConfig:
     seed: int = 0
 
 
-def copy_batch(cfg: CopyTaskConfig, generator: torch.Generator, batch: int | None = None):
+def copy_batch(cfg: CopyTaskConfig, rng: torch.Generator, batch: int | None = None):
     """Frames with their full past: (B, P + length, 12), P = the reader's largest lag."""
     P = max(cfg.lags)
     shape = (batch or cfg.batch, P + cfg.length, cfg.n_classes)
-    return (torch.rand(shape, generator=generator) < cfg.density).float()
+    return (torch.rand(shape, generator=rng) < cfg.density).float()
 
 
 class CopyModel(nn.Module):

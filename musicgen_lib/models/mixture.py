@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from .base import SequenceModel, StepStats, stats_from_samples
+from ..errors import ConfigError
+from .base import SequenceModel, StepStats
 
 
 @dataclass
@@ -31,20 +32,19 @@ class Mixture(SequenceModel):
     method = "exact"
     accuracy_samples = 100
 
-    def __init__(self, cfg: MixtureConfig):
+    def __init__(self, cfg: MixtureConfig, members: list):
+        """``members``: the K models, built by the registry from ``cfg.member`` and
+        ``cfg.member_config`` (:func:`musicgen_lib.models.registry.build`)."""
         super().__init__()
-        from . import registry  # the registry imports this module
-
-        if cfg.n_members < 1:
-            raise registry.ConfigError("model option n_members must be at least 1")
-        if registry.canonical(cfg.member) == "mixture":
-            raise registry.ConfigError("a mixture cannot have mixtures as members")
+        if len(members) < 1:
+            raise ConfigError("model option n_members must be at least 1")
+        if any(isinstance(m, Mixture) for m in members):
+            raise ConfigError("a mixture cannot have mixtures as members")
+        if not all(m.exact for m in members):
+            raise ConfigError(f"mixture members need an exact likelihood; "
+                              f"{cfg.member} uses {members[0].method}")
         self.cfg = cfg
-        self.members = nn.ModuleList(registry.build(cfg.member, dict(cfg.member_config))
-                                     for _ in range(cfg.n_members))
-        if self.members[0].method != "exact":
-            raise registry.ConfigError(f"mixture members need an exact likelihood; "
-                                       f"{cfg.member} uses {self.members[0].method}")
+        self.members = nn.ModuleList(members)
         self.n_visible = self.members[0].cfg.n_visible
 
     def training_loss(self, x, mask):

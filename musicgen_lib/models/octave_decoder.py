@@ -4,20 +4,21 @@
 At step t an LSTM reads ``[x_{t+1} (12), y_t (88)]`` — the next compressed frame and the
 previous decoded one — and gives the biases of a small RBM (36 hidden units, ``W`` shared
 over time) over ``y_{t+1}``. Keys whose pitch class is off in ``x_{t+1}`` are forced to 0
-(the octave mask), in training and in sampling. Trained with CD-k on the free energy. A
-second LSTM predicts velocities (MSE on sounding keys).
+(the octave mask), in training and in sampling. Trained with CD-k on the free energy
+(``thesis_seq.ThesisDecoderModel``). A second LSTM gives velocities (the author's decoder has
+one; ours are trained without).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..data.octave import KEY_CLASS
+from .rbm import free_energy, gibbs_chain, log_partition_ais, meanfield_logits
 
 
 @dataclass
@@ -48,7 +49,7 @@ class OctaveDecoder(nn.Module):
 
     def __init__(self, config: DecoderConfig = DecoderConfig()):
         super().__init__()
-        c = self.config = config
+        c = self.cfg = config
         self.W = nn.Parameter(0.01 * torch.randn(c.rbm_hidden, c.n_keys))
         self.decoder_lstm = nn.LSTM(c.n_classes + c.n_keys, c.hidden_size, batch_first=True)
         self.v_bias_linear = nn.Linear(c.hidden_size, c.n_keys)
@@ -76,14 +77,15 @@ class OctaveDecoder(nn.Module):
     def _input(self, x_next, y_prev):
         return torch.cat([x_next[..., self.to_model], y_prev], -1)
 
-    # ---- the RBM
+    # ---- the RBM (the kernels of rbm.py, with this decoder's W and per-step biases)
     def free_energy(self, v, bv, bh):
         """F(v) = -v.bv - sum softplus(bh + W v), per row: (..., 88) -> (...)."""
-        return -(v * bv).sum(-1) - F.softplus(bh + v @ self.W.t()).sum(-1)
+        return free_energy(v, self.W, bv, bh)
 
-    def gibbs(self, v, bv, bh, mask, steps: int, generator=None):
-        """``steps`` Gibbs sweeps from ``v``; visible units outside ``mask`` stay 0."""
-        return gibbs(v, bv, bh, self.W, mask, steps, generator)
+    def gibbs(self, v, bv, bh, mask, steps: int, rng=None):
+        """``steps`` Gibbs sweeps from ``v``; visible units outside ``mask`` stay 0. Returns
+        the last sample and its probabilities."""
+        return gibbs_chain(v, self.W, bv, bh, steps, rng, mask)
 
     def biases(self, x_next, y_prev):
         """The RBM's visible and hidden biases at every step, teacher-forced:
@@ -91,7 +93,7 @@ class OctaveDecoder(nn.Module):
         out, _ = self.decoder_lstm(self._input(x_next, y_prev))  # (B, T, H)
         return self.v_bias_linear(out), self.h_bias_linear(out)
 
-    def log_prob(self, x_next, y_prev, y, chains: int = 50, betas: int = 500, generator=None,
+    def log_prob(self, x_next, y_prev, y, chains: int = 50, betas: int = 500, rng=None,
                  chunk: int = 512):
         """log p(y | x_next, y_prev) of every frame under the masked RBM, with log Z_t by AIS.
 
@@ -103,8 +105,6 @@ class OctaveDecoder(nn.Module):
         adds the likeliest key) assigns: the NLL is an upper bound, apart from AIS's own
         optimism (E log Z_hat <= log Z).
         """
-        from .rbm import log_partition_ais, meanfield_logits
-
         bv, bh = self.biases(x_next, y_prev)
         mask = self.mask(x_next) > 0
         bv = torch.where(mask, bv, torch.full_like(bv, -30.0))
@@ -115,7 +115,7 @@ class OctaveDecoder(nn.Module):
         parts, vparts = [], []
         for bi, ci, mi in zip(b.split(chunk), c.split(chunk), m.split(chunk)):
             b0 = torch.where(mi, meanfield_logits(self.W, bi, ci), bi)
-            z, v = log_partition_ais(self.W, bi, ci, chains, betas, b0=b0, generator=generator)
+            z, v = log_partition_ais(self.W, bi, ci, chains, betas, b0=b0, rng=rng)
             parts.append(z), vparts.append(v)
         if parts:
             lz[~empty], var[~empty] = torch.cat(parts), torch.cat(vparts)
@@ -123,30 +123,8 @@ class OctaveDecoder(nn.Module):
         outside = (y * ~mask).sum(-1) > 0  # a key the mask forbids: impossible
         return lp.masked_fill(outside, -math.inf), var
 
-    # ---- training
-    def forward(self, x_next, y_prev, y, generator=None):
-        """Teacher-forced CD-k loss over whole sequences.
-
-        x_next: (B, T, 12) compressed frames to decode; y_prev: (B, T, 88) previous frames
-        as fed to the LSTM; y: (B, T, 88) the frames to predict. Returns the CD loss
-        (free-energy difference, a scalar whose gradient is the CD-k estimate) and the
-        mean reconstruction error of the chain's last visible probabilities.
-        """
-        bv, bh = self.biases(x_next, y_prev)
-        mask = self.mask(x_next)
-        with torch.no_grad():
-            neg, pv = self.gibbs(y, bv, bh, mask, self.config.cd_steps, generator)
-        loss = (self.free_energy(y, bv, bh) - self.free_energy(neg, bv, bh)).mean()
-        return loss, F.mse_loss(pv, y).detach()
-
-    def velocity_loss(self, x_next, y_prev, y, velocity):
-        """MSE of predicted velocity/127 on sounding keys."""
-        out, _ = self.velocity_lstm(self._input(x_next, y_prev))
-        pred = torch.sigmoid(self.velocity_linear(out))
-        on = y > 0
-        return F.mse_loss(pred[on], velocity[on] / 127.0) if on.any() else pred.sum() * 0
-
-    # ---- generation (the step itself: thesis_step.DecoderStep)
+    # ---- generation (the step itself: thesis_step.DecoderStep; a whole sequence:
+    #      sample.decode)
     def init_state(self) -> dict:
         """The state of a decoder that has read nothing (its LSTMs start from zero)."""
         return {}
@@ -161,42 +139,12 @@ class OctaveDecoder(nn.Module):
         if inp.shape[1] == 0:
             return state
         names = (("h", "c", self.decoder_lstm),) + ((("vh", "vc", self.velocity_lstm),)
-                                                     if self.config.velocity else ())
+                                                     if self.cfg.velocity else ())
         for h, c, lstm in names:  # the step keeps (h, c) of (B, H): drop the layer axis
             before = (state[h][None], state[c][None]) if h in state else None
             _, (hn, cn) = lstm(inp, before)
             state[h], state[c] = hn[0], cn[0]
         return state
-
-    @torch.no_grad()
-    def step(self, x_next, y_prev, state, generator=None, gibbs_steps: int | None = None):
-        """Decode one frame. x_next (B, 12), y_prev (B, 88) -> y (B, 88), velocity (B, 88)
-        in 0..127 (zeros without a velocity head), the state. ``gibbs_steps``: sweeps of the
-        chain (default the config's; the thesis: one, started from the previous frame)."""
-        from .thesis_step import DecoderStep
-
-        y, velocity = DecoderStep(self, gibbs_steps).step(x_next, y_prev, state, generator)
-        return y, velocity, state
-
-
-def gibbs(v, bv, bh, W, mask, steps: int, generator: Optional[torch.Generator] = None):
-    """``steps`` Gibbs sweeps of the RBM with weights W (H, K) and biases bv (..., K),
-    bh (..., H) from ``v`` (..., K); visible units outside ``mask`` stay 0. Returns the last
-    sample and its probabilities."""
-    pv = v
-    for _ in range(steps):
-        h = torch.bernoulli(torch.sigmoid(bh + v @ W.t()), generator=generator)
-        pv = torch.sigmoid(bv + h @ W) * mask
-        v = torch.bernoulli(pv, generator=generator)
-    return v, pv
-
-
-def load_author_decoder(path) -> OctaveDecoder:
-    """The author's ``greats-decoder.pt`` in an :class:`OctaveDecoder` (faithful mode:
-    classes counted from A, one Gibbs sweep, no rescue of classes that got no key)."""
-    dec = OctaveDecoder(DecoderConfig(class_origin=9, keep_classes=False, velocity=True))
-    dec.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return dec.eval()
 
 
 def register_baseline(x_next, y_prev):

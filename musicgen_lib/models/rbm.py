@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -35,24 +36,37 @@ def energy(v, h, W, b, c) -> torch.Tensor:
     return -(v * b).sum(-1) - (h * c).sum(-1) - ((h @ W) * v).sum(-1)
 
 
-def sample_h(v, W, c, generator=None):
+def sample_h(v, W, c, rng=None):
     """h ~ p(h | v): (..., V) -> (..., H) binary sample and its probabilities."""
     p = torch.sigmoid(c + v @ W.T)
-    return torch.bernoulli(p, generator=generator), p
+    return torch.bernoulli(p, generator=rng), p
 
 
-def sample_v(h, W, b, generator=None):
+def sample_v(h, W, b, rng=None):
     """v ~ p(v | h): (..., H) -> (..., V) binary sample and its probabilities."""
     p = torch.sigmoid(b + h @ W)
-    return torch.bernoulli(p, generator=generator), p
+    return torch.bernoulli(p, generator=rng), p
 
 
-def gibbs(v: torch.Tensor, W, b, c, k: int = 1, generator=None) -> torch.Tensor:
+def gibbs(v: torch.Tensor, W, b, c, k: int = 1, rng=None) -> torch.Tensor:
     """k steps of block Gibbs sampling v -> h -> v, started at v (..., V). Returns v_k."""
+    return gibbs_chain(v, W, b, c, k, rng)[0]
+
+
+def gibbs_chain(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, k: int,
+                rng: Optional[torch.Generator] = None,
+                mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`gibbs`, also returning the last visible probabilities (v_k, p(v | h_k)); visible
+    units outside ``mask`` (..., V) stay 0 (the octave decoder's RBM). Compiled by
+    TorchScript in the thesis model's generation step (thesis_step.DecoderStep)."""
+    p = v
     for _ in range(k):
-        h, _ = sample_h(v, W, c, generator)
-        v, _ = sample_v(h, W, b, generator)
-    return v
+        h = torch.bernoulli(torch.sigmoid(c + v @ W.T), generator=rng)
+        p = torch.sigmoid(b + h @ W)
+        if mask is not None:
+            p = p * mask
+        v = torch.bernoulli(p, generator=rng)
+    return v, p
 
 
 def cd_loss(v: torch.Tensor, W, b, c, k: int = 1, weight: torch.Tensor | None = None):
@@ -119,7 +133,7 @@ def meanfield_logits(W, b, c, iters: int = 20) -> torch.Tensor:
 
 
 def log_partition_ais(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, n_chains: int = 100,
-                      n_betas: int = 1000, b0: torch.Tensor | None = None, generator=None):
+                      n_betas: int = 1000, b0: torch.Tensor | None = None, rng=None):
     """Annealed importance sampling estimate of log Z (Neal 2001; Salakhutdinov & Murray 2008).
 
     Intermediate distributions p_k(v, h) ∝ exp((1-β_k) b0.v + β_k (b.v + c.h + h.W v)); the base
@@ -139,7 +153,7 @@ def log_partition_ais(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, n_chain
     N = c.shape[0]
 
     def bernoulli(p):
-        return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype)
+        return (torch.rand(p.shape, generator=rng, dtype=p.dtype, device=p.device) < p).to(p.dtype)
 
     v = bernoulli(torch.sigmoid(b0).expand(N, n_chains, V))  # (N, M, V) exact base samples
     log_w = torch.zeros(N, n_chains, dtype=W.dtype, device=W.device)
@@ -186,7 +200,9 @@ class RBM(SequenceModel):
         self.W = nn.Parameter(torch.randn(cfg.n_hidden, cfg.n_visible) * cfg.init_std)  # (H, V)
         self.b = nn.Parameter(torch.zeros(cfg.n_visible))  # (V,)
         self.c = nn.Parameter(torch.zeros(cfg.n_hidden))   # (H,)
-        self.method = "exact" if min(cfg.n_hidden, cfg.n_visible) <= 20 else "AIS"
+        self.exact = min(cfg.n_hidden, cfg.n_visible) <= 20  # 2^20 terms: log Z summed exactly
+        self.uses_ais = not self.exact
+        self.method = "exact" if self.exact else "AIS"
 
     def training_loss(self, x, mask):
         v = x[mask]  # (N, V) the real frames
@@ -198,7 +214,7 @@ class RBM(SequenceModel):
         """(log Z, variance of the estimate), computed once per weights and AIS effort."""
         key = (chains, betas, *(p._version for p in self.parameters()), *(p.data_ptr() for p in self.parameters()))
         if getattr(self, "_log_z_key", None) != key:
-            if self.method == "exact":
+            if self.exact:
                 val = log_partition_exact(self.W, self.b, self.c), self.W.new_zeros(())
             else:
                 val = log_partition_ais(self.W, self.b, self.c, chains or self.cfg.ais_chains,
@@ -239,6 +255,6 @@ def empirical_distribution(samples: torch.Tensor) -> torch.Tensor:
     return torch.bincount(idx, minlength=2 ** V).double() / samples.shape[0]
 
 
-__all__ = ["free_energy", "energy", "sample_h", "sample_v", "gibbs", "cd_loss", "all_binary",
+__all__ = ["free_energy", "energy", "sample_h", "sample_v", "gibbs", "gibbs_chain", "cd_loss", "all_binary",
            "log_partition_exact", "log_partition_ais", "meanfield_logits", "ais_betas", "RBMConfig", "RBM",
            "exact_distribution", "empirical_distribution"]

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
-from ..errors import MusicgenError
+from ..configs import from_dict, read_json
+from ..errors import ConfigError
+from ..files import atomic_write_bytes
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .mixture import Mixture, MixtureConfig
+from .octave_decoder import DecoderConfig
 from .rbm import RBM, RBMConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
-from .octave_decoder import DecoderConfig
 from .thesis_seq import ThesisDecoderModel, ThesisModel, ThesisModelConfig
-
-
-class ConfigError(MusicgenError):
-    """A model name or configuration value that cannot be used."""
-
 
 MODELS = {
     "lstm": (LSTMBernoulli, LSTMBernoulliConfig),   # independent Bernoulli keys (thesis §4.1)
@@ -35,22 +31,6 @@ MODELS = {
 _CELLS = ("rnn", "lstm", "gru")
 
 
-def _default(f: dataclasses.Field):
-    """A field's default value (also for fields with a default_factory)."""
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
-
-
-def _type_ok(v, default) -> bool:
-    """JSON value v fits a field whose default is `default` (ints are fine for floats)."""
-    if isinstance(default, bool):
-        return isinstance(v, bool)
-    if isinstance(default, int):
-        return isinstance(v, int) and not isinstance(v, bool)
-    if isinstance(default, float):
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-    return isinstance(v, type(default))
-
-
 def canonical(name: str) -> str:
     """'RNN_NADE' -> 'rnn-nade'; raises ConfigError for an unknown name."""
     key = str(name).strip().lower().replace("_", "-")
@@ -60,35 +40,33 @@ def canonical(name: str) -> str:
 
 
 def make_config(name: str, values: dict | None = None):
-    """The config dataclass of model `name` with `values` overriding its defaults (checked)."""
-    cls = MODELS[canonical(name)][1]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = dict(values or {})
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for model {canonical(name)}; "
-                          f"known: {', '.join(fields)}")
-    for k, v in values.items():
-        if not _type_ok(v, _default(fields[k])):
-            raise ConfigError(f"model option {k} must be {type(_default(fields[k])).__name__}, got {v!r}")
-        if k == "cell" and v not in _CELLS:
-            raise ConfigError(f"model option cell must be one of {', '.join(_CELLS)}, got {v!r}")
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise ConfigError(f"model option {k} must not be negative, got {v!r}")
-    if "dropout" in values and not 0 <= values["dropout"] < 1:
-        raise ConfigError(f"model option dropout must be in [0, 1), got {values['dropout']!r}")
-    return cls(**{k: (float(v) if isinstance(_default(fields[k]), float) else v) for k, v in values.items()})
+    """The config dataclass of model `name` with `values` overriding its defaults (checked by
+    :func:`musicgen_lib.configs.from_dict`, plus the options every model shares)."""
+    cfg = from_dict(MODELS[canonical(name)][1], values, "model option")
+    if getattr(cfg, "cell", "lstm") not in _CELLS:
+        raise ConfigError(f"model option cell must be one of {', '.join(_CELLS)}, got {cfg.cell!r}")
+    if not 0 <= getattr(cfg, "dropout", 0.0) < 1:
+        raise ConfigError(f"model option dropout must be in [0, 1), got {cfg.dropout!r}")
+    return cfg
 
 
 def build(name: str, cfg=None):
-    """A fresh model `name` from a config dataclass or dict (None: defaults)."""
+    """A fresh model `name` from a config dataclass or dict (None: defaults). A mixture's
+    members are built here, by their own names (a mixture of mixtures is refused)."""
     key = canonical(name)
     if cfg is None or isinstance(cfg, dict):
         cfg = make_config(key, cfg)
-    return MODELS[key][0](cfg)
+    cls = MODELS[key][0]
+    if cls is Mixture:
+        if canonical(cfg.member) == "mixture":
+            raise ConfigError("a mixture cannot have mixtures as members")
+        return Mixture(cfg, [build(cfg.member, dict(cfg.member_config))
+                             for _ in range(cfg.n_members)])
+    return cls(cfg)
 
 
 def name_of(model) -> str:
+    """The registered name of a model's class."""
     for key, (cls, _) in MODELS.items():
         if type(model) is cls:
             return key
@@ -101,24 +79,14 @@ def config_dict(model) -> dict:
 
 
 def save_config(path, model, **extra) -> None:
-    """Write config_dict(model) (plus extra sections such as 'train', 'data') as JSON."""
-    from ..files import atomic_write_bytes
-
+    """Write config_dict(model) (plus extra sections such as 'train', 'data') as JSON,
+    atomically (a training run's ``config.json``)."""
     atomic_write_bytes(path, (json.dumps({**config_dict(model), **extra}, indent=2) + "\n").encode())
 
 
 def load_config(path) -> dict:
     """Read a config.json; raises ConfigError with a one-line message if unusable."""
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: not a readable JSON file ({e})") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
-    return d
+    return read_json(path)
 
 
 def model_from_config(d: dict):

@@ -48,7 +48,9 @@ class RNNRBM(SequenceModel):
         self.to_b = nn.Linear(cfg.n_recurrent, cfg.n_visible)  # b_t = b + W_ub u_t
         self.to_c = nn.Linear(cfg.n_recurrent, cfg.n_hidden)   # c_t = c + W_uc u_t
         self.W = nn.Parameter(torch.randn(cfg.n_hidden, cfg.n_visible) * cfg.init_std)  # (H, 88)
-        self.method = "exact" if cfg.n_hidden <= 20 else "AIS"
+        self.exact = cfg.n_hidden <= 20  # 2^20 hidden configurations: log Z_t summed exactly
+        self.uses_ais = not self.exact
+        self.method = "exact" if self.exact else "AIS"
 
     def biases(self, x):
         u, _ = self.rnn(x)                 # (B, T, R), one call over all T
@@ -68,7 +70,7 @@ class RNNRBM(SequenceModel):
         betas = ais_betas or (self.cfg.valid_ais_betas if validation else self.cfg.ais_betas)
         lz, var = [], []
         for bi, ci in zip(b.split(chunk), c.split(chunk)):  # bound memory: chunk x chains x 88
-            if self.method == "exact":
+            if self.exact:
                 lz.append(log_partition_exact(self.W, bi, ci)), var.append(bi.new_zeros(len(bi)))
             else:
                 z, s = log_partition_ais(self.W, bi, ci, chains, betas)

@@ -35,7 +35,7 @@ above 32.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -80,25 +80,13 @@ class ThesisConfig:
               "time_of_input": True, **kw}
         return cls(**kw)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["lags"] = list(self.lags)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ThesisConfig":
-        d = dict(d)
-        if "lags" in d:
-            d["lags"] = tuple(d["lags"])
-        return cls(**d)
-
 
 class ThesisGenerator(nn.Module):
     """Main module + voice sampler over 12-dim frames (in our class order, 0 = C)."""
 
     def __init__(self, config: ThesisConfig = ThesisConfig()):
         super().__init__()
-        c = self.config = config
+        c = self.cfg = config
         inp = c.n_classes + c.time_bits
         self.local_lstm = nn.LSTM(inp, c.local_size, batch_first=True)
         self.history_reader = HistoryReader(inp, c.reader_size, c.lags)
@@ -118,9 +106,9 @@ class ThesisGenerator(nn.Module):
 
     def time_input(self, steps, dtype=torch.float32):
         """Bits of ``steps`` (any shape of ints) mod 2**time_bits -> (..., time_bits)."""
-        n = self.config.time_bits
+        n = self.cfg.time_bits
         shifts = torch.arange(n, device=steps.device)
-        if self.config.time_msb_first:
+        if self.cfg.time_msb_first:
             shifts = shifts.flip(0)
         return ((steps[..., None] >> shifts) & 1).to(dtype)
 
@@ -131,7 +119,7 @@ class ThesisGenerator(nn.Module):
         the piece's start); x: (B, T, 12) the fragment, our class order; start: (B,) step
         of x[:, 0] in its piece. Returns features (B, T, 130) and attention (B, T, L).
         """
-        c = self.config
+        c = self.cfg
         B, T, _ = x.shape
         P = self.history_size
         frames = torch.cat([history[:, -P:], x], 1).float()[..., self.to_model]  # (B, P+T, 12)
@@ -146,13 +134,13 @@ class ThesisGenerator(nn.Module):
         agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)
         return agg, attention
 
-    def forward(self, history, x, start=None, generator=None, noise=None):
+    def forward(self, history, x, start=None, rng=None, noise=None):
         """Teacher-forced loss: (B, P, 12), (B, T, 12) -> (loss, info). The loss is the
         thesis' BCE of the note probabilities, summed over 12 notes, mean over steps.
         ``noise`` (V, B, T) optionally fixes the voices' random choices."""
         feats, attention = self.features(history, x, start)
         target = x.float()[..., self.to_model]
-        p, info = self.sampler(feats, target, generator, noise)
+        p, info = self.sampler(feats, target, rng, noise)
         info.update(attention=attention, p=p[..., self.from_model])
         return VoiceSampler.loss(p, target), info
 

@@ -64,7 +64,7 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     feats = feats.repeat_interleave(K, 0)  # (B*K, T, F)
     target = target.repeat_interleave(K, 0)
     possible = target.sum(-1) <= V  # (B*K, T)
-    eps = model.config.fallback
+    eps = model.cfg.fallback
     if eps > 0:  # log of the fallback's share of any frame's probability
         log_fall = math.log(eps) - N * math.log(2.0)
     H = s.lstm.hidden_size

@@ -6,18 +6,18 @@ The engine feeds padded windows of whole pieces, ``x`` (B, T, 88). The generator
 first ``history`` frames of each window as history only and learns to predict the rest
 from their pitch classes; the decoder learns to lift every frame of the window from its
 pitch classes and the previous frame. Trained separately, as in the thesis; a sampling
-checkpoint is a folder with ``generator/`` and ``decoder/`` runs (see ``sample.py``).
+checkpoint is a folder with ``generator/`` and ``decoder/`` runs (see ``checkpoints.py``).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import torch
 from torch.nn import functional as F
 
 from ..data.octave import compress
+from ..errors import ConfigError
 from .base import SequenceModel, StepStats, stats_from_probs
 from .octave_decoder import DecoderConfig, OctaveDecoder
 from .thesis import ThesisConfig, ThesisGenerator
@@ -53,24 +53,23 @@ class ThesisModelConfig:
     #                        mistakes, against the drift of free-running samples (notebook 10)
 
     def generator_config(self) -> ThesisConfig:
-        return ThesisConfig(local_size=self.local_size, reader_size=self.reader_size,
-                            aggregation_size=self.aggregation_size,
-                            lags=tuple(int(h) for h in self.lags.split(",")),
-                            voice_size=self.voice_size, n_voices=self.n_voices,
-                            voice_state=self.voice_state, semantics=self.semantics,
-                            alphabet=self.alphabet, fallback=self.fallback)
+        """The network's configuration: every field the two dataclasses share (the lags
+        parsed from their string), the network's defaults for the rest."""
+        shared = {f.name for f in fields(ThesisConfig)} & {f.name for f in fields(self)}
+        values = {name: getattr(self, name) for name in shared}
+        values["lags"] = tuple(int(h) for h in self.lags.split(","))
+        return ThesisConfig(**values)
 
 
 class ThesisModel(SequenceModel):
     """The generator over 12 pitch classes. ``log_prob`` is the SMC estimate
     (thesis_nll); during training, validation uses the thesis' surrogate loss."""
 
+    exact = False
     method = "SMC over voice decisions (12-dim frames; upper bound on NLL in expectation)"
 
     def __init__(self, cfg: ThesisModelConfig = ThesisModelConfig()):
         super().__init__()
-        from .registry import ConfigError
-
         if cfg.loss not in ("surrogate", "path"):
             raise ConfigError(f"model option loss must be 'surrogate' or 'path', not {cfg.loss!r}")
         if cfg.loss == "path" and cfg.alphabet != "play-ban":
@@ -164,6 +163,7 @@ class ThesisDecoderModel(SequenceModel):
     ``validation="reconstruction"`` the cross-entropy of one Gibbs sweep's key probabilities
     (a proxy, not a likelihood; the chorale checkpoint was selected on it)."""
 
+    exact, uses_ais = False, True
     method = "AIS per step over the octave-masked RBM (88 keys given their pitch classes)"
 
     def __init__(self, cfg: DecoderConfig = DecoderConfig()):
@@ -228,9 +228,10 @@ class ThesisPair(SequenceModel):
     the generator's 12-dim probability by SMC over the voices' decisions, the decoder's by
     AIS. Both halves are estimates: the SMC term is pessimistic in expectation, the AIS term
     optimistic; their per-step variances add. Not trainable here: the halves are trained
-    separately (``thesis`` and ``thesis-decoder``). Load with :meth:`load` from a folder
-    holding ``generator/`` and ``decoder/`` runs."""
+    separately (``thesis`` and ``thesis-decoder``). Load one from a folder holding
+    ``generator/`` and ``decoder/`` runs with :func:`musicgen_lib.checkpoints.load_thesis_pair`."""
 
+    exact, uses_ais = False, True
     method = "SMC (12-dim generator) + AIS (octave decoder)"
     accuracy_samples = 20
 
@@ -238,21 +239,6 @@ class ThesisPair(SequenceModel):
         super().__init__()
         self.generator, self.decoder = generator, decoder
         self.cfg = decoder.cfg  # evaluate() reads the AIS settings from here
-
-    @classmethod
-    def load(cls, folder) -> "ThesisPair":
-        from ..errors import CheckpointError
-        from ..train import load_trained
-
-        folder = Path(folder)
-        gen, dec = load_trained(folder / "generator")[0], load_trained(folder / "decoder")[0]
-        if not isinstance(gen, ThesisModel) or not isinstance(dec, ThesisDecoderModel):
-            raise CheckpointError(f"{folder}: generator/ and decoder/ must hold the models "
-                                  "'thesis' and 'thesis-decoder'")
-        if gen.cfg.semantics != dec.cfg.semantics:
-            raise CheckpointError(f"{folder}: the generator reads {gen.cfg.semantics} rolls, the "
-                                  f"decoder {dec.cfg.semantics} rolls")
-        return cls(gen, dec).eval()
 
     def log_prob(self, x, mask, particles: int = 16, ais_chains=None, ais_betas=None, **_):
         lg, vg = self.generator.log_prob(x, mask, particles=particles)
@@ -269,6 +255,6 @@ class ThesisPair(SequenceModel):
             # the decoder's biases depend on the classes drawn, so rerun its LSTM on them
             bv, bh = dec.biases(x12, y_prev)
             keys = dec.mask(x12)
-            y, _ = dec.gibbs(y_prev * keys, bv, bh, keys, dec.config.gibbs_steps)
+            y, _ = dec.gibbs(y_prev * keys, bv, bh, keys, dec.cfg.gibbs_steps)
             probs += y / n_samples
         return stats_from_probs(probs, x, mask)

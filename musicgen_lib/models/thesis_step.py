@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .octave_decoder import OctaveDecoder, gibbs
+from .octave_decoder import OctaveDecoder
+from .rbm import gibbs_chain
 from .thesis import ThesisGenerator
 from .voice_sampler import masked_decisions, pick
 
@@ -43,7 +44,7 @@ class GeneratorStep(nn.Module):
 
     def __init__(self, generator: ThesisGenerator):
         super().__init__()
-        c = generator.config
+        c = generator.cfg
         self.n_voices, self.n_notes, self.voice_size = c.n_voices, c.n_classes, c.voice_size
         self.play_ban = c.alphabet == "play-ban"
         self.voice_time = c.voice_state == "time"  # each voice keeps its state across steps
@@ -175,14 +176,14 @@ class GeneratorStep(nn.Module):
 
     @torch.jit.export
     def prime(self, state: Dict[str, Tensor], frames: Tensor,
-              generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+              rng: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
         """Read real frames (B, n, 12), our order, as in training: each step predicts the next
         frame and the voices decide on it with the true values (thesis: one bar). Returns the
         state (compiled code works on a copy of the dict it is given)."""
         for i in range(frames.shape[1]):
             features, _ = self.main(state)
             target = frames[:, i].float().index_select(-1, self.to_model)
-            u = torch.rand(self.n_voices, features.shape[0], generator=generator,
+            u = torch.rand(self.n_voices, features.shape[0], generator=rng,
                            device=features.device)
             _, hs, cs, _, _ = self.voices(features, state, u, 1.0, target)
             self._keep(state, hs, cs)
@@ -190,18 +191,18 @@ class GeneratorStep(nn.Module):
         return state
 
     def step(self, state: Dict[str, Tensor], temperature: float = 1.0,
-             generator: Optional[torch.Generator] = None):
+             rng: Optional[torch.Generator] = None):
         """Sample the next frame: x (B, 12) in our class order, the attention (B, L), the
         voices' distributions (V, B, 24) and decisions (V, B), in the model's order."""
         features, attention = self.main(state)
         B, device = features.shape[0], features.device
         # one draw for all voices: the same numbers as one draw per voice, in fewer calls
-        u = torch.rand(self.n_voices, B, generator=generator, device=device)
+        u = torch.rand(self.n_voices, B, generator=rng, device=device)
         x, hs, cs, q, choices = self.voices(features, state, u, temperature, None)
         if self.fallback > 0:  # some rows' frames come from the uniform fallback
-            use = torch.rand(B, generator=generator, device=device) < self.fallback
+            use = torch.rand(B, generator=rng, device=device) < self.fallback
             if bool(use.any()):
-                coin = torch.rand(B, self.n_notes, generator=generator, device=device)
+                coin = torch.rand(B, self.n_notes, generator=rng, device=device)
                 x = torch.where(use[:, None], (coin < 0.5).to(x.dtype), x)
                 if self.voice_time:  # the voices did not play these rows' frames
                     for v in range(self.n_voices):
@@ -231,7 +232,7 @@ class DecoderStep(nn.Module):
 
     def __init__(self, decoder: OctaveDecoder, sweeps: Optional[int] = None):
         super().__init__()
-        c = decoder.config
+        c = decoder.cfg
         self.sweeps = int(sweeps or c.gibbs_steps)
         self.hidden = c.hidden_size
         self.keep_classes, self.velocity = c.keep_classes, c.velocity
@@ -256,7 +257,7 @@ class DecoderStep(nn.Module):
         return out
 
     def step(self, x_next: Tensor, y_prev: Tensor, state: Dict[str, Tensor],
-             generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+             rng: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """x_next (B, 12) our order, y_prev (B, 88) -> y (B, 88), velocity (B, 88) in 0..127
         (zeros without a velocity head); updates ``state``."""
         inp = torch.cat([x_next.index_select(-1, self.to_model), y_prev], -1)
@@ -264,7 +265,7 @@ class DecoderStep(nn.Module):
         bv = F.linear(out, self.v_bias[0], self.v_bias[1])
         bh = F.linear(out, self.h_bias[0], self.h_bias[1])
         mask = x_next.index_select(-1, self.key_class)  # the octave mask (B, 88)
-        y, pv = gibbs(y_prev * mask, bv, bh, self.W, mask, self.sweeps, generator)
+        y, pv = gibbs_chain(y_prev * mask, self.W, bv, bh, self.sweeps, rng, mask)
         if self.keep_classes:  # a chosen class that got no key: take its likeliest key
             missing = x_next * (1 - (y @ self.class_of_key).clamp(max=1))  # (B, 12)
             if bool(missing.any()):
@@ -292,7 +293,7 @@ class SamplingLoop(nn.Module):
         self.generator, self.decoder = generator, decoder
 
     def forward(self, state: Dict[str, Tensor], dstate: Dict[str, Tensor], y_prev: Tensor,
-                steps: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None):
+                steps: int, temperature: float = 1.0, rng: Optional[torch.Generator] = None):
         rolls: List[Tensor] = []
         vels: List[Tensor] = []
         xs: List[Tensor] = []
@@ -300,8 +301,8 @@ class SamplingLoop(nn.Module):
         decs: List[Tensor] = []
         qs: List[Tensor] = []
         for _ in range(steps):
-            x, attention, q, choices = self.generator.step(state, temperature, generator)
-            y, velocity = self.decoder.step(x, y_prev, dstate, generator)
+            x, attention, q, choices = self.generator.step(state, temperature, rng)
+            y, velocity = self.decoder.step(x, y_prev, dstate, rng)
             rolls.append(y)
             vels.append(velocity)
             xs.append(x)

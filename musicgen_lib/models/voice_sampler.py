@@ -95,17 +95,17 @@ class VoiceSampler(nn.Module):
         with torch.autocast(features.device.type, enabled=False):  # the head in fp32
             return self.decision_probs(out.float(), play, ban), state
 
-    def forward(self, features, target, generator=None, noise=None):
+    def forward(self, features, target, rng=None, noise=None):
         """Teacher-forced pass over whole sequences.
 
         features: (B, T, feature_size); target: (B, T, 12) in {0, 1}; noise: optional
-        (V, B, T) uniforms that pick the decisions (drawn from ``generator`` if absent).
+        (V, B, T) uniforms that pick the decisions (drawn from ``rng`` if absent).
         Returns p (B, T, 12) — the probability that each note sounds — and a dict with the
         voices' distributions q (V, B, T, 24) and chosen decisions (V, B, T).
         """
         B, T, N = target.shape
         if noise is None:
-            noise = torch.rand(self.n_voices, B, T, generator=generator, device=features.device)
+            noise = torch.rand(self.n_voices, B, T, generator=rng, device=features.device)
         target = target.to(features.dtype)
         play = features.new_zeros(B, T, N)
         ban = features.new_zeros(B, T, N)
@@ -128,7 +128,7 @@ class VoiceSampler(nn.Module):
         p = p_play * (1 - p_ban)
         return p, {"q": torch.stack(qs), "choices": torch.stack(choices)}
 
-    def path_log_prob(self, features, target, generator=None, noise=None, particles: int = 1):
+    def path_log_prob(self, features, target, rng=None, noise=None, particles: int = 1):
         """The sampler's own probability of the true frames, teacher-forced over whole
         sequences: a trainable alternative to the thesis' surrogate (``loss="path"``).
 
@@ -154,7 +154,7 @@ class VoiceSampler(nn.Module):
         B, T, N = target.shape
         V = self.n_voices
         if noise is None:
-            noise = torch.rand(V, B, T, generator=generator, device=features.device)
+            noise = torch.rand(V, B, T, generator=rng, device=features.device)
         target = target.to(features.dtype)
         possible = target.sum(-1) <= V
         play = features.new_zeros(B, T, N)

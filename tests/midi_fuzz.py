@@ -12,7 +12,12 @@ too damaged to parse, a structure-aware mutation flips bits instead.
 
 :func:`mutant` draws a whole mutant from a seed; :func:`load` runs the loader on a
 file as :func:`~musicgen_lib.data.load_dataset` does and returns the outcome
-(``scripts/fuzz_midi.py`` and ``tests/test_fuzz.py`` use both).
+(``scripts/fuzz_midi.py`` and ``tests/test_fuzz.py`` use both). The lenient chunk and
+event reader and writer the mutations build on is :mod:`midi_chunks` (its functions are
+also reachable from here, e.g. ``midi_fuzz.join_track``).
+
+A test tool, not part of the package: it lives in ``tests/`` (on ``sys.path`` under
+pytest; the scripts put it there themselves).
 """
 from __future__ import annotations
 
@@ -21,93 +26,16 @@ import re
 import struct
 import zlib
 
-from ..errors import MidiError
-from .midi import MAX_QUARTERS, read_midi
+from musicgen_lib.data.filters import rejection_reason
+from musicgen_lib.data.midi import MAX_QUARTERS, read_midi
+from musicgen_lib.data.pianoroll import notes_to_roll
+from musicgen_lib.errors import MidiError
+
+from midi_chunks import (join_file, join_track, parse_track, split_file,  # noqa: F401
+                         ticks_per_quarter, vlq)
 
 #: Size cap of the copies :func:`many_tracks` adds (the tests lower it, for speed).
 MANY_TRACKS_BYTES = 4_000_000
-
-# ---------------------------------------------------------------- MIDI structure
-
-
-def vlq(n: int) -> bytes:
-    """MIDI variable-length quantity (more than 4 bytes for n >= 2**28: invalid, on purpose)."""
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def _read_vlq(b: bytes, i: int) -> tuple[int, int]:
-    n = 0
-    while i < len(b):
-        n = (n << 7) | (b[i] & 0x7F)
-        i += 1
-        if not b[i - 1] & 0x80:
-            return n, i
-    raise ValueError("truncated variable-length quantity")
-
-
-def split_file(data: bytes):
-    """``(header_body, [[tag, body], ...], trailing_bytes)`` or None if the chunks do not fit."""
-    if data[:4] != b"MThd" or len(data) < 14:
-        return None
-    chunks, pos = [], 0
-    while pos + 8 <= len(data):
-        (n,) = struct.unpack(">I", data[pos + 4:pos + 8])
-        if pos + 8 + n > len(data):
-            return None
-        chunks.append([data[pos:pos + 4], data[pos + 8:pos + 8 + n]])
-        pos += 8 + n
-    if len(chunks[0][1]) < 6:
-        return None
-    return chunks[0][1], chunks[1:], data[pos:]
-
-
-def join_file(header: bytes, chunks, trailing: bytes = b"") -> bytes:
-    """The inverse of :func:`split_file`, with every chunk length recomputed."""
-    return b"".join(tag + struct.pack(">I", len(body)) + body
-                    for tag, body in [[b"MThd", header], *chunks]) + trailing
-
-
-def parse_track(b: bytes):
-    """``[[delta, event_bytes], ...]`` with running status expanded, or None if malformed."""
-    events, status, i = [], None, 0
-    try:
-        while i < len(b):
-            delta, i = _read_vlq(b, i)
-            if b[i] >= 0x80:
-                status, i = b[i], i + 1
-            elif status is None:
-                return None
-            if status == 0xFF:
-                n, j = _read_vlq(b, i + 1)
-                body, i, status = bytes([0xFF, b[i]]) + vlq(n) + b[j:j + n], j + n, None
-            elif status in (0xF0, 0xF7):
-                n, j = _read_vlq(b, i)
-                body, i, status = bytes([status]) + vlq(n) + b[j:j + n], j + n, None
-            else:
-                k = 1 if status & 0xF0 in (0xC0, 0xD0) else 2
-                body, i = bytes([status]) + b[i:i + k], i + k
-            if i > len(b):
-                return None
-            events.append([delta, body])
-    except (ValueError, IndexError):
-        return None
-    return events
-
-
-def join_track(events) -> bytes:
-    """The inverse of :func:`parse_track` (running status written out)."""
-    return b"".join(vlq(d) + e for d, e in events)
-
-
-def _ticks_per_quarter(header: bytes) -> int:
-    division = struct.unpack(">H", header[4:6])[0]
-    return division if 0 < division < 0x8000 else 480
-
 
 # ---------------------------------------------------------------- byte-level mutations
 
@@ -270,7 +198,7 @@ def velocity(header, chunks, rng):
 @_structured
 def huge_delta(header, chunks, rng):
     """Deltas of 2**28-1, MAX_QUARTERS quarters, 10**9 or 2**40 ticks."""
-    tpq = _ticks_per_quarter(header)
+    tpq = ticks_per_quarter(header)
     deltas = [2 ** 28 - 1, MAX_QUARTERS * tpq, MAX_QUARTERS * tpq + 1, 10 ** 9, 2 ** 40]
     tracks = [t for t in _tracks(chunks) if t[1]]
     for _ in range(rng.choice([1, 1, 3]) if tracks else 0):
@@ -282,7 +210,7 @@ def huge_delta(header, chunks, rng):
 @_structured
 def long_note(header, chunks, rng):
     """A new track holding one note for hours: its note-off at tick 10**9 or near the limit."""
-    tpq = _ticks_per_quarter(header)
+    tpq = ticks_per_quarter(header)
     d = rng.choice([10 ** 9, 2 ** 28 - 1, MAX_QUARTERS * tpq + 1, MAX_QUARTERS * tpq,
                     (MAX_QUARTERS - 1) * tpq])
     p = rng.randrange(128)
@@ -293,7 +221,7 @@ def long_note(header, chunks, rng):
 def long_chord(header, chunks, rng):
     """New tracks, each a chord of up to 128 pitches on up to 16 channels, held for just
     under ``MAX_QUARTERS`` quarter notes: the largest piano roll the loader accepts."""
-    tpq = _ticks_per_quarter(header)
+    tpq = ticks_per_quarter(header)
     d = rng.choice([MAX_QUARTERS - 1, MAX_QUARTERS // 2, MAX_QUARTERS // 10]) * tpq
     pitches = rng.choice([range(60, 72), range(21, 109), range(128)])
     channels = range(rng.choice([1, 1, 2, 16]))
@@ -394,9 +322,6 @@ def load(path, steps_per_beat: int = 4) -> tuple[str, str]:
     """Run the loader on ``path`` as ``load_dataset`` does (read, thesis filters, both piano
     rolls). Returns ``("ok", "")``, ``("filtered", reason)`` or ``("MidiError", problem)``;
     any other exception propagates (that is a loader bug)."""
-    from .filters import rejection_reason
-    from .pianoroll import notes_to_roll
-
     try:
         notes = read_midi(path)
     except MidiError as e:
