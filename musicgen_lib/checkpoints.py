@@ -33,7 +33,7 @@ from .errors import CheckpointError, MusicgenError
 from .models import registry
 from .models.octave_decoder import DecoderConfig, OctaveDecoder
 from .models.thesis import ThesisConfig, ThesisGenerator
-from .models.thesis_seq import ThesisDecoderModel, ThesisModel, ThesisPair
+from .models.thesis_seq import ThesisDecoderModel, ThesisGeneratorModel, ThesisPair
 
 #: Checkpoints shipped inside the package (package data).
 BUNDLED = Path(__file__).resolve().with_name("bundled")
@@ -184,7 +184,7 @@ def _thesis_runs(folder: Path) -> tuple:
     """The engine models of a thesis-model pair's ``generator/`` and ``decoder/`` runs,
     checked to be a ``thesis`` and a ``thesis-decoder`` that read the same rolls."""
     gen, dec = load_trained(folder / "generator")[0], load_trained(folder / "decoder")[0]
-    if not isinstance(gen, ThesisModel) or not isinstance(dec, ThesisDecoderModel):
+    if not isinstance(gen, ThesisGeneratorModel) or not isinstance(dec, ThesisDecoderModel):
         raise CheckpointError(f"{folder}: generator/ and decoder/ must hold the models "
                               "'thesis' and 'thesis-decoder'")
     if gen.cfg.semantics != dec.cfg.semantics:

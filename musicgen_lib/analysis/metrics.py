@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.octave import compress
-from .harmony import KeyConfig, analyze_harmony, key_changes, onsets_of, window_pc_weights
+from .harmony import analyze_harmony, onsets_of
+from .keys import KeyConfig, key_changes, window_pc_weights
 
 
 def polyphony(roll) -> np.ndarray:
@@ -186,7 +187,7 @@ def repetition(roll, lag: int) -> float:
 
 
 def key_changes_per_minute(keys, n_steps: int, steps_per_minute: float = 480.0) -> float:
-    """Key changes (see :func:`~musicgen_lib.analysis.harmony.key_changes`) per minute."""
+    """Key changes (see :func:`~musicgen_lib.analysis.keys.key_changes`) per minute."""
     minutes = n_steps / steps_per_minute
     return len(key_changes(keys)) / minutes if minutes > 0 else float("nan")
 
@@ -243,6 +244,44 @@ def aggregate(per_piece: list, level: float = 0.95, seed: int = 0) -> dict:
     return out
 
 
+def _finite_values(per_piece: list, metric: str) -> np.ndarray:
+    """The finite values of ``metric`` in a list of :func:`piece_metrics` dicts."""
+    v = np.array([p[metric] for p in per_piece], dtype=float)
+    return v[np.isfinite(v)]
+
+
+def _varies(values) -> bool:
+    """Whether an array of values has a spread (no warning for an empty one)."""
+    return len(values) > 0 and values.std() > 0
+
+
+def sigma_gap(per_gen: list, per_real: list, metric: str | None = None, metrics=None) -> float:
+    """How far a set of pieces is from real music, in standard deviations of the real ones.
+
+    ``per_gen``, ``per_real``: lists of :func:`piece_metrics` dicts (only finite values
+    count). With ``metric``: the gap on that metric, ``|mean gen - mean real| / sd real``
+    (the population standard deviation of the real values): 0 where the means are equal,
+    ``inf`` where they differ and the real values do not vary. Without: the mean of those
+    gaps over ``metrics`` (default: the :data:`HEADLINE_METRICS`) on which the real values
+    vary — the "mean gap" on which notebook 10 tunes the sampling settings. nan where a
+    mean cannot be taken (no finite values, or no metric on which the real values vary).
+
+    Notebook: 10_discussion.
+    """
+    if metric is None:
+        names = HEADLINE_METRICS if metrics is None else metrics
+        gaps = [sigma_gap(per_gen, per_real, m) for m in names
+                if _varies(_finite_values(per_real, m))]
+        return float(np.mean(gaps)) if gaps else float("nan")
+    real, gen = _finite_values(per_real, metric), _finite_values(per_gen, metric)
+    if not (len(real) and len(gen)):
+        return float("nan")
+    diff = abs(gen.mean() - real.mean())
+    if diff == 0:
+        return 0.0
+    return float(diff / real.std()) if _varies(real) else float("inf")
+
+
 def split_periodic(roll, period: int, length: int | None = None, skip: int = 0) -> list:
     """Cut a roll made of equally spaced fragments into the fragments: fragment ``i`` is
     ``roll[i·period + skip : i·period + length]`` (``length`` defaults to ``period``).
@@ -251,3 +290,19 @@ def split_periodic(roll, period: int, length: int | None = None, skip: int = 0) 
     length = period if length is None else length
     roll = np.asarray(roll)
     return [roll[s + skip:s + length] for s in range(0, len(roll) - length + 1, period)]
+
+
+def excerpts(roll, onsets, length: int, hop: int | None = None) -> list:
+    """A piece cut into excerpts of ``length`` steps, one every ``hop`` steps (default
+    ``length``: back to back), while a whole excerpt fits in ``roll`` (a last partial one is
+    dropped): ``[(sounding, onsets), ...]``, each cut from ``roll`` and from the matching
+    onset roll ``onsets`` at the same steps.
+
+    Notebook: 10_discussion.
+    """
+    hop = length if hop is None else hop
+    if length < 1 or hop < 1:
+        raise ValueError("length and hop must be positive")
+    roll, onsets = np.asarray(roll), np.asarray(onsets)
+    return [(roll[a:a + length], onsets[a:a + length])
+            for a in range(0, len(roll) - length + 1, hop)]

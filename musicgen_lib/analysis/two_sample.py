@@ -26,7 +26,8 @@ import numpy as np
 
 from ..data.midi import LOWEST_KEY
 from ..data.octave import FOLD
-from .harmony import key_scores, onsets_of, scale_mask
+from .harmony import onsets_of
+from .keys import key_scores, scale_mask
 
 
 @dataclass(frozen=True)

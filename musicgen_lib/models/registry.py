@@ -17,7 +17,7 @@ from .octave_decoder import DecoderConfig
 from .rbm import RBM, RBMConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
-from .thesis_seq import ThesisDecoderModel, ThesisModel, ThesisModelConfig
+from .thesis_seq import ThesisDecoderModel, ThesisGeneratorModel, ThesisGeneratorModelConfig
 
 MODELS = {
     "lstm": (LSTMBernoulli, LSTMBernoulliConfig),   # independent Bernoulli keys (thesis §4.1)
@@ -25,7 +25,8 @@ MODELS = {
     "rnn-rbm": (RNNRBM, RNNRBMConfig),               # Boulanger-Lewandowski et al. 2012
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
-    "thesis": (ThesisModel, ThesisModelConfig),      # Ivanov 2018: main module + voices (12-dim)
+    "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
+    #                                                                voices (12-dim)
     "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder
 }
 _CELLS = ("rnn", "lstm", "gru")

@@ -112,6 +112,20 @@ class ThesisGenerator(nn.Module):
             shifts = shifts.flip(0)
         return ((steps[..., None] >> shifts) & 1).to(dtype)
 
+    def inputs(self, prev, start=None):
+        """The main module's input at every step of a fragment: the previous frame
+        prev (B, T, 12), model order, beside the time counter's bits -> (B, T, 12 + time_bits).
+        start: (B,) step of the fragment's first frame in its piece (None: 0).
+
+        Notebook: 05_attention."""
+        c = self.cfg
+        B, T, _ = prev.shape
+        t = torch.arange(T, device=prev.device) - int(c.time_of_input)
+        if c.time_from_piece and start is not None:
+            t = t[None] + start.to(prev.device)[:, None]
+        t = t.expand(B, T) % (2 ** c.time_bits)
+        return torch.cat([prev, self.time_input(t)], -1)
+
     def features(self, history, x, start=None):
         """Aggregation features for every step of a fragment, teacher-forced.
 
@@ -119,16 +133,9 @@ class ThesisGenerator(nn.Module):
         the piece's start); x: (B, T, 12) the fragment, our class order; start: (B,) step
         of x[:, 0] in its piece. Returns features (B, T, 130) and attention (B, T, L).
         """
-        c = self.cfg
-        B, T, _ = x.shape
-        P = self.history_size
+        T, P = x.shape[1], self.history_size
         frames = torch.cat([history[:, -P:], x], 1).float()[..., self.to_model]  # (B, P+T, 12)
-        prev = frames[:, P - 1:P - 1 + T]  # x_{t-1}: (B, T, 12)
-        t = torch.arange(T, device=x.device) - int(c.time_of_input)
-        if c.time_from_piece and start is not None:
-            t = t[None] + start.to(x.device)[:, None]
-        t = t.expand(B, T) % (2 ** c.time_bits)
-        inp = torch.cat([prev, self.time_input(t)], -1)  # (B, T, 18)
+        inp = self.inputs(frames[:, P - 1:P - 1 + T], start)  # x_{t-1} and the time: (B, T, 18)
         local, _ = self.local_lstm(inp)  # (B, T, 100)
         read, attention, _ = self.history_reader(inp, frames)  # (B, T, 12), (B, T, L)
         agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)

@@ -25,9 +25,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 
 from ..errors import MusicgenError
+from .voice_sampler import consistent_decisions, record_decision
 
 
 @dataclass
@@ -85,18 +85,12 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
             out, (hv, cv) = s.lstm(inp, (h[v], c[v]))
             h_new[v], c_new[v] = hv, cv
             q = s.decision_probs(out[:, 0], play, ban)  # (B*K, 24)
-            undecided = (play + ban) == 0
-            left_to_play = (tgt * undecided).sum(-1, keepdim=True)  # sounding, not yet played
-            may_ban = left_to_play < (V - v)  # enough voices remain to play them all
-            allowed = torch.cat([tgt * undecided, (1 - tgt) * undecided * may_ban], -1)
-            qa = q * allowed
+            qa = q * consistent_decisions(tgt, play, ban, V - v)
             z = qa.sum(-1)
             log_w += torch.where(ok, z.clamp_min(1e-30).log(), torch.zeros_like(z))
             d = torch.multinomial(torch.where(ok[:, None], qa, torch.ones_like(qa)), 1,
                                   generator=g)[:, 0]
-            note = F.one_hot(d % N, N).to(tgt.dtype)
-            is_play = (d < N).to(tgt.dtype)[:, None]
-            play, ban = play + note * is_play, ban + note * (1 - is_play)
+            play, ban = record_decision(d, play, ban, N)
         keep = ~ok  # an impossible frame: particles keep their old states, no resampling
         if eps > 0:  # the mixture: which half made the frame is drawn per particle
             log_v = torch.where(ok, log_w, torch.full_like(log_w, -math.inf)) + math.log1p(-eps)

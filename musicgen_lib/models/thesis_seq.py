@@ -7,6 +7,12 @@ first ``history`` frames of each window as history only and learns to predict th
 from their pitch classes; the decoder learns to lift every frame of the window from its
 pitch classes and the previous frame. Trained separately, as in the thesis; a sampling
 checkpoint is a folder with ``generator/`` and ``decoder/`` runs (see ``checkpoints.py``).
+
+Names say the layer: the networks are ``ThesisGenerator`` (thesis.py, configured by
+``ThesisConfig``) and ``OctaveDecoder`` (octave_decoder.py); here they are wrapped as models
+of the engine, ``ThesisGeneratorModel`` (configured by ``ThesisGeneratorModelConfig``, the
+JSON options of a run) and ``ThesisDecoderModel``; ``ThesisPair`` joins two trained ones
+for evaluation over 88 keys.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from .voice_sampler import VoiceSampler
 
 
 @dataclass
-class ThesisModelConfig:
+class ThesisGeneratorModelConfig:
     """Sizes and behaviours of the generator (thesis defaults; see ThesisConfig)."""
 
     local_size: int = 100
@@ -61,14 +67,14 @@ class ThesisModelConfig:
         return ThesisConfig(**values)
 
 
-class ThesisModel(SequenceModel):
+class ThesisGeneratorModel(SequenceModel):
     """The generator over 12 pitch classes. ``log_prob`` is the SMC estimate
     (thesis_nll); during training, validation uses the thesis' surrogate loss."""
 
     exact = False
     method = "SMC over voice decisions (12-dim frames; upper bound on NLL in expectation)"
 
-    def __init__(self, cfg: ThesisModelConfig = ThesisModelConfig()):
+    def __init__(self, cfg: ThesisGeneratorModelConfig = ThesisGeneratorModelConfig()):
         super().__init__()
         if cfg.loss not in ("surrogate", "path"):
             raise ConfigError(f"model option loss must be 'surrogate' or 'path', not {cfg.loss!r}")
@@ -235,7 +241,7 @@ class ThesisPair(SequenceModel):
     method = "SMC (12-dim generator) + AIS (octave decoder)"
     accuracy_samples = 20
 
-    def __init__(self, generator: ThesisModel, decoder: ThesisDecoderModel):
+    def __init__(self, generator: ThesisGeneratorModel, decoder: ThesisDecoderModel):
         super().__init__()
         self.generator, self.decoder = generator, decoder
         self.cfg = decoder.cfg  # evaluate() reads the AIS settings from here

@@ -47,6 +47,26 @@ def masked_decisions(logits, play, ban, play_ban: bool = True, temperature: floa
     return torch.softmax(logits.masked_fill(masked, float("-inf")), dim=-1)
 
 
+def consistent_decisions(target, play, ban, voices_left: int):
+    """Which decisions (..., 24) agree with the true frame ``target`` (..., 12) given the notes
+    decided so far (``play``, ``ban``): a play on a sounding note not yet decided, or a ban on
+    a silent one while enough voices remain (``voices_left``, this one included) to play the
+    sounding notes still undecided. 0/1 in target's dtype. Used by the path likelihood and
+    the SMC estimate (thesis_nll), which both draw only consistent decisions."""
+    undecided = (play + ban) == 0
+    left = (target * undecided).sum(-1, keepdim=True)  # sounding, not yet played
+    may_ban = (left < voices_left).to(target.dtype)  # enough voices remain to play them
+    return torch.cat([target * undecided, (1 - target) * undecided * may_ban], -1)
+
+
+def record_decision(idx, play, ban, n_notes: int = 12):
+    """The play and ban masks (..., 12) after the play-ban decisions ``idx`` (...): 0..11
+    play note idx, 12..23 ban note idx - 12."""
+    note = F.one_hot(idx % n_notes, n_notes).to(play.dtype)
+    is_play = (idx < n_notes).to(play.dtype)[..., None]
+    return play + note * is_play, ban + note * (1 - is_play)
+
+
 def pick(q, u):
     """Inverse-CDF sampling: the category of each row of q (..., K) chosen by the uniform
     u (...). Explicit uniforms make the vectorised and per-step passes draw alike."""
@@ -164,18 +184,13 @@ class VoiceSampler(nn.Module):
         for v in range(V):
             q, state = self._voice(features, play, ban, state)  # (B, T, 24)
             with torch.no_grad():
-                undecided = (play + ban) == 0
-                left = (target * undecided).sum(-1, keepdim=True)  # sounding, not yet played
-                may_ban = (left < V - v).to(target.dtype)  # enough voices remain to play them
-                allowed = torch.cat([target * undecided, (1 - target) * undecided * may_ban], -1)
+                allowed = consistent_decisions(target, play, ban, V - v)
                 allowed = torch.where(possible[..., None], allowed, torch.ones_like(allowed))
             z = (q * allowed).sum(-1)
             log_w = log_w + torch.where(possible, z.clamp_min(1e-30).log(), torch.zeros_like(z))
             with torch.no_grad():
                 idx = pick(q * allowed, noise[v])  # (B, T): a consistent decision
-                note = self._note(idx, features.dtype)
-                is_play = (idx < N).to(features.dtype)[..., None]
-                play, ban = play + note * is_play, ban + note * (1 - is_play)
+                play, ban = record_decision(idx, play, ban, N)
         if K > 1:
             log_w = torch.logsumexp(log_w.view(K, -1, T), 0) - math.log(K)
             possible = possible.view(K, -1, T)[0]
