@@ -21,7 +21,9 @@ class PlayApp:
     model's data, or an uploaded MIDI file's first bar), length in bars, temperature
     (thesis models only), seed, and a Generate button; the output shows the piano roll,
     an audio player, the score and a MIDI download link. Generates once with its defaults
-    when created (``generate=False`` to skip)."""
+    when created (``generate=False`` to skip).
+
+    Notebook: 11_play."""
 
     def __init__(self, data=None, reference=None, checkpoints=None, model: str | None = None,
                  prime: str | None = None, bars: int = 8, temperature: float = 1.0,
@@ -86,8 +88,8 @@ class PlayApp:
 
     def _source(self, m: PlayModel) -> PrimeSource:
         if m.name not in self._sources:
-            self._sources[m.name] = PrimeSource(m.dataset, m.semantics, m.steps_per_beat, m.resolution,
-                                                 self.data)
+            self._sources[m.name] = PrimeSource(m.dataset, m.semantics, m.steps_per_beat,
+                                                m.resolution, self.data)
         return self._sources[m.name]
 
     def _model_changed(self, change=None):

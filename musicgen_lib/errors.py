@@ -19,7 +19,9 @@ class MidiError(MusicgenError):
 
 
 class DataError(MusicgenError):
-    """A dataset path or dataset option that cannot be used."""
+    """A dataset path or dataset option that cannot be used.
+
+    Notebook: 02_tools."""
 
 
 class CheckpointError(MusicgenError):

@@ -36,6 +36,8 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
     the mean over time steps (the spread of the per-step NLLs / sqrt(steps)); estimator_std is the
     standard deviation of the AIS estimate of the mean itself (delta method over the chains).
     n_samples: samples per step for frame accuracy (default: the model's accuracy_samples).
+
+    Notebook: 04_independent_vs_dependent.
     """
     rolls = as_rolls(pieces)
     if not rolls:

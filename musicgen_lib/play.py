@@ -76,7 +76,9 @@ def generate(model, prime, steps: int = 128, temperature: float = 1.0, seed: int
     """Continue ``prime`` ((n, 88) 0/1 roll in the model's semantics and steps per beat, or
     a :class:`Prime`) by ``steps`` steps with ``model`` (a name from :func:`available_models`
     or a :class:`PlayModel`). ``temperature`` applies to the thesis models only (the
-    reviewed ones have none). Deterministic for a seed; runs torch on one thread."""
+    reviewed ones have none). Deterministic for a seed; runs torch on one thread.
+
+    Notebook: 11_play."""
     import torch
 
     m = find_model(model, reference, checkpoints)

@@ -50,6 +50,8 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
     (models/thesis_step.py; ``script=False``: the same code eagerly, the same samples,
     slower). Runs on one thread: the per-step work is tiny, and a second thread only waits
     (on a busy 2-core machine it made sampling 27x slower).
+
+    Notebook: 06_voice_sampler, 08_training_and_samples.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -69,7 +69,9 @@ class TrainConfig:
 
 def make_train_config(values: dict | None = None) -> TrainConfig:
     """TrainConfig with `values` overriding the defaults; one-line errors for bad values
-    (:func:`musicgen_lib.configs.from_dict`)."""
+    (:func:`musicgen_lib.configs.from_dict`).
+
+    Notebook: 03_rnn_rbm."""
     cfg = from_dict(TrainConfig, values, "training option")
     if cfg.batch_size < 1 or cfg.valid_every < 1:
         raise ConfigError("training options batch_size and valid_every must be at least 1")
@@ -171,6 +173,8 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     the model is left with the best validation weights. Batches go to the model's device.
     In a torch.distributed process group (torchrun) every rank calls train() alike and trains
     its share of each global batch with DistributedDataParallel; only rank 0 writes files.
+
+    Notebook: 03_rnn_rbm.
     """
     out = Path(out_dir)
     ddp, main = dist.is_distributed(), dist.is_main()

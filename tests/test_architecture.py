@@ -96,3 +96,42 @@ def test_models_import_only_data_and_the_bottom_layers():
     for module, imported in _graph().items():
         if module.startswith("musicgen_lib.models"):
             assert all(m.startswith(below) for m in imported), (module, imported)
+
+
+def _notebook_imports() -> dict:
+    """{(module, name): {notebook stems}} of the library's functions and classes that the
+    notebooks import."""
+    import importlib
+    import inspect
+    import json
+
+    uses = {}
+    for nb in sorted((PACKAGE.parent / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            src = "\n".join(line for line in "".join(cell["source"]).splitlines()
+                            if not line.startswith(("%", "!")))
+            for node in ast.walk(ast.parse(src)):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("musicgen_lib"):
+                    module = importlib.import_module(node.module)
+                    for alias in node.names:
+                        obj = getattr(module, alias.name, None)
+                        if inspect.isfunction(obj) or inspect.isclass(obj):
+                            uses.setdefault(obj, set()).add(nb.stem)
+    return uses
+
+
+def test_a_function_a_notebook_calls_names_that_notebook():
+    """As in libfmp: its docstring says "Notebook: 08_training_and_samples" (or "notebook
+    08", or "every chapter")."""
+    import inspect
+
+    missing = []
+    for obj, stems in _notebook_imports().items():
+        doc = inspect.getdoc(obj) or ""
+        for stem in sorted(stems):
+            if not (stem in doc or f"otebook {stem[:2]}" in doc or "every chapter" in doc
+                    or f"{int(stem[:2]) - 1:02d}–{stem[:2]}" in doc):
+                missing.append(f"{obj.__module__}.{obj.__qualname__}: {stem}")
+    assert not missing, "\n".join(missing)

@@ -70,7 +70,9 @@ class Skipped:
 
 @dataclass
 class Dataset:
-    """Pieces by split, plus the files that were skipped and why."""
+    """Pieces by split, plus the files that were skipped and why.
+
+    Notebook: 02_tools."""
 
     name: str
     splits: dict
@@ -130,6 +132,10 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
     while ``midi`` needs it. Unreadable or filtered files are skipped and listed in
     ``Dataset.skipped`` with their reason. Raises :class:`DataError` for a path that does
     not exist, holds no MIDI, or an unknown option.
+
+    Notebook: 01_representations, 02_tools, 03_rnn_rbm, 04_independent_vs_dependent, 05_attention,
+    06_voice_sampler, 07_octave_decoder, 08_training_and_samples, 09_harmony_analysis,
+    10_discussion.
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")

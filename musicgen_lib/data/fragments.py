@@ -24,7 +24,9 @@ from .octave import transpose88
 
 @dataclass(frozen=True)
 class FragmentConfig:
-    """How pieces are cut (thesis defaults)."""
+    """How pieces are cut (thesis defaults).
+
+    Notebook: 01_representations, 07_octave_decoder."""
 
     length: int = 256
     stride: int = 32
@@ -48,6 +50,8 @@ class Fragments:
 
     ``len(fragments)`` is their number; ``fragments.get(idx)`` returns a :class:`Batch`
     for an array of fragment indices; :meth:`batches` iterates shuffled batches.
+
+    Notebook: 01_representations, 05_attention, 07_octave_decoder, 08_training_and_samples.
     """
 
     def __init__(self, pieces, config: FragmentConfig = FragmentConfig()):

@@ -119,6 +119,8 @@ def read_midi(path: str | os.PathLike) -> NoteList:
     Raises :class:`MidiError` with a one-line reason for a missing, empty, non-MIDI,
     truncated or corrupt file, and for one whose length is absurd (> ``MAX_QUARTERS``, or
     notes lasting > ``MAX_NOTE_QUARTERS`` in all).
+
+    Notebook: 01_representations, 09_harmony_analysis, 10_discussion.
     """
     from symusic import Score  # imported here: keeps `import musicgen_lib` light
 

@@ -24,7 +24,10 @@ AUTHOR_OFFSET = 9
 
 def compress(roll: np.ndarray) -> np.ndarray:
     """Fold a ``(..., 88)`` roll to ``(..., 12)`` pitch classes: class c is on iff any key of
-    class c is on. Works on numpy arrays and torch tensors."""
+    class c is on. Works on numpy arrays and torch tensors.
+
+    Notebook: 01_representations, 05_attention, 06_voice_sampler, 07_octave_decoder,
+    08_training_and_samples, 10_discussion."""
     if hasattr(roll, "new_tensor"):  # torch
         fold = roll.new_tensor(FOLD)
         return (roll @ fold).clamp_(max=1)
@@ -32,7 +35,9 @@ def compress(roll: np.ndarray) -> np.ndarray:
 
 
 def octave_mask(x12: np.ndarray) -> np.ndarray:
-    """Expand ``(..., 12)`` pitch classes to the ``(..., 88)`` mask of keys allowed to sound."""
+    """Expand ``(..., 12)`` pitch classes to the ``(..., 88)`` mask of keys allowed to sound.
+
+    Notebook: 01_representations."""
     if hasattr(x12, "new_tensor"):
         return x12[..., KEY_CLASS.tolist()]
     return np.asarray(x12)[..., KEY_CLASS]
@@ -53,13 +58,17 @@ def from_author_order(x12: np.ndarray) -> np.ndarray:
 def time_bits(n_steps: int, start: int = 0, n_bits: int = 6) -> np.ndarray:
     """The binary time counter: row ``t`` holds ``(start + t) mod 2**n_bits`` as bits,
     least significant first, shape ``(n_steps, n_bits)`` float32. With 4 steps per beat
-    the bits mark 1/16, 1/8, 1/4 notes, half bars, bars and pairs of bars."""
+    the bits mark 1/16, 1/8, 1/4 notes, half bars, bars and pairs of bars.
+
+    Notebook: 01_representations."""
     t = (start + np.arange(n_steps))[:, None]
     return ((t >> np.arange(n_bits)) & 1).astype(np.float32)
 
 
 def transpose12(x12, k: int):
-    """Transpose pitch classes by ``k`` semitones: a cyclic roll of the last axis."""
+    """Transpose pitch classes by ``k`` semitones: a cyclic roll of the last axis.
+
+    Notebook: 01_representations."""
     if hasattr(x12, "new_tensor"):
         import torch
 
@@ -69,7 +78,9 @@ def transpose12(x12, k: int):
 
 def transpose88(roll, k: int):
     """Transpose a ``(..., 88)`` roll by ``k`` semitones; keys shifted past either end
-    of the keyboard are dropped (zeroed), not wrapped."""
+    of the keyboard are dropped (zeroed), not wrapped.
+
+    Notebook: 01_representations."""
     out = roll.clone() if hasattr(roll, "new_tensor") else np.array(roll, copy=True)
     out[..., :] = 0
     if k > 0:

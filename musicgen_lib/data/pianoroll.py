@@ -42,6 +42,8 @@ def notes_to_roll(notes: NoteList, steps_per_beat: int = 4, semantics: str = "so
     wherever ``roll`` is 1 (the louder note wins where two overlap).
     Notes outside the 88 keys are dropped. ``T`` is the end of the last note unless
     ``n_steps`` is given.
+
+    Notebook: 01_representations, 09_harmony_analysis, 10_discussion.
     """
     _check_semantics(semantics)
     tps = notes.ticks_per_beat / steps_per_beat
@@ -114,7 +116,9 @@ def roll_to_notes(roll: np.ndarray, steps_per_beat: int = 4, semantics: str = "s
 
 
 def onset_to_sounding(onset_roll: np.ndarray) -> np.ndarray:
-    """The sounding roll heard when an onset roll is played back (thesis' hold mode)."""
+    """The sounding roll heard when an onset roll is played back (thesis' hold mode).
+
+    Notebook: 01_representations, 08_training_and_samples, 10_discussion."""
     notes = roll_to_notes(onset_roll, semantics="onset", steps_per_beat=1, ticks_per_beat=1)
     return notes_to_roll(notes, steps_per_beat=1, n_steps=len(onset_roll))
 

@@ -35,6 +35,8 @@ class Recurrence(nn.Module):
 
     cell 'rnn' is the tanh RNN of Boulanger-Lewandowski et al. (2012); 'lstm' and 'gru' are
     variants. Dropout acts on the inputs and on the outputs (and between stacked layers).
+
+    Notebook: 02_tools.
     """
 
     def __init__(self, n_in: int, n_hidden: int, cell: str = "rnn", n_layers: int = 1,

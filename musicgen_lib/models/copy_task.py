@@ -21,6 +21,11 @@ from .history_reader import THESIS_LAGS, HistoryReader
 
 @dataclass(frozen=True)
 class CopyTaskConfig:
+    """The copy task (random 12-dim frames, the target the frame ``lag`` steps back) and the
+    training of the models that learn it.
+
+    Notebook: 05_attention."""
+
     lag: int = 32            # the target is the frame this many steps back
     n_classes: int = 12
     density: float = 0.25    # probability that a class is on
@@ -81,7 +86,9 @@ def copy_accuracy(model: CopyModel, frames) -> float:
 
 def train_copy(cfg: CopyTaskConfig, reader: bool, progress: bool = False):
     """Train a :class:`CopyModel` on fresh random batches; returns (model, losses per step,
-    held-out accuracy). Deterministic given ``cfg.seed``."""
+    held-out accuracy). Deterministic given ``cfg.seed``.
+
+    Notebook: 05_attention."""
     torch.manual_seed(cfg.seed)
     model = CopyModel(cfg, reader)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -103,7 +110,9 @@ def train_copy(cfg: CopyTaskConfig, reader: bool, progress: bool = False):
 
 
 def chance_loss(cfg: CopyTaskConfig) -> float:
-    """Nats per frame of the best guess that ignores the past: each class on with p = density."""
+    """Nats per frame of the best guess that ignores the past: each class on with p = density.
+
+    Notebook: 05_attention."""
     p = torch.tensor(cfg.density)
     return float(-(p * p.log() + (1 - p) * (1 - p).log()) * cfg.n_classes)
 

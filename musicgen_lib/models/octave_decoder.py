@@ -150,7 +150,9 @@ class OctaveDecoder(nn.Module):
 def register_baseline(x_next, y_prev):
     """A decoder without learning, to measure the LSTM-RBM against: every pitch class that
     is on gets the one key of that class nearest to the mean pitch of the previous frame
-    (middle C when it was silent). (B, T, 12), (B, T, 88) -> (B, T, 88)."""
+    (middle C when it was silent). (B, T, 12), (B, T, 88) -> (B, T, 88).
+
+    Notebook: 07_octave_decoder."""
     keys = torch.arange(y_prev.shape[-1], dtype=y_prev.dtype)
     n = y_prev.sum(-1, keepdim=True)
     centre = torch.where(n > 0, (y_prev * keys).sum(-1, keepdim=True) / n.clamp(min=1),

@@ -53,7 +53,9 @@ def make_config(name: str, values: dict | None = None):
 
 def build(name: str, cfg=None):
     """A fresh model `name` from a config dataclass or dict (None: defaults). A mixture's
-    members are built here, by their own names (a mixture of mixtures is refused)."""
+    members are built here, by their own names (a mixture of mixtures is refused).
+
+    Notebook: 02_tools, 03_rnn_rbm."""
     key = canonical(name)
     if cfg is None or isinstance(cfg, dict):
         cfg = make_config(key, cfg)

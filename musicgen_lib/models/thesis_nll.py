@@ -114,7 +114,9 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
 
 def nll_per_step(model, batches, particles: int = 16, runs: int = 3, seed: int = 0) -> NLLEstimate:
     """Mean NLL per possible frame over ``batches`` (iterable of (history, x, start)),
-    repeated ``runs`` times with different seeds for the spread."""
+    repeated ``runs`` times with different seeds for the spread.
+
+    Notebook: 08_training_and_samples."""
     batches = list(batches)
     per_run = []
     steps = impossible = 0

@@ -48,7 +48,10 @@ class AudioConfig:
     beat (MIDI files keep their own tempo map). ``synthesizer``: ``auto`` (TinySoundFont
     if installed, else the sine fallback), ``tinysoundfont`` or ``sine``. ``soundfont``:
     an .sf2 path (default: pretty_midi's ``TimGM6mb.sf2``); ``program``: General MIDI
-    program (0 = acoustic grand piano). The result is peak-normalised to ``peak``."""
+    program (0 = acoustic grand piano). The result is peak-normalised to ``peak``.
+
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples,
+    09_harmony_analysis."""
 
     sample_rate: int = 22050
     bpm: float = 120.0
@@ -336,7 +339,10 @@ def audio_player(source, config: AudioConfig = AudioConfig(), start: float = 0.0
                  seconds: float | None = 30.0, velocity=None):
     """An ``IPython.display.Audio`` player of at most ``seconds`` of a roll, NoteList or
     MIDI file, embedded as MP3 (``audio/mpeg``). A fallback rendering carries a visible
-    caption saying so."""
+    caption saying so.
+
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples,
+    09_harmony_analysis."""
     rendering = render_audio(source, config, start, seconds, velocity)
     return _Player(encode(rendering, ".mp3"), rendering.synthesizer if rendering.is_fallback else None)
 
@@ -369,7 +375,9 @@ def _Player(data: bytes, caption: str | None = None):
 def mean_tempo(path) -> float:
     """Average tempo of a MIDI file in quarter notes per minute (its length in beats over its
     length in seconds) — the tempo at which to play its piano roll so that it lasts as long
-    as the file (piano-midi.de files carry hundreds of tempo events)."""
+    as the file (piano-midi.de files carry hundreds of tempo events).
+
+    Notebook: 09_harmony_analysis."""
     from symusic import Score
 
     ticks = Score(str(path))

@@ -40,6 +40,9 @@ def plot_roll(roll, ax=None, steps_per_beat: int = 4, beats_per_bar: int = 4,
     ``K`` is 88 (keys, lowest MIDI pitch ``lowest``) or 12 (pitch classes, labelled by
     name; pass ``labels`` to override). ``pitch_range=(lo, hi)`` crops to MIDI pitches
     lo..hi (default: the sounding range ± 2). Returns the axes.
+
+    Notebook: 01_representations, 03_rnn_rbm, 04_independent_vs_dependent, 07_octave_decoder,
+    08_training_and_samples.
     """
     import matplotlib.pyplot as plt
 
@@ -154,7 +157,9 @@ def plot_transitions(counts, ax=None, top: int = 12, title: str | None = None,
     Counter (from :func:`~musicgen_lib.analysis.harmony.transitions`): row = from, column =
     to. ``normalize="row"``: each cell is the share of the row's transitions (where the
     harmony goes next, given where it is); ``"all"``: share of all transitions. Cells of
-    10 % (row) or 1 % (all) and more are labelled in percent. Returns the axes."""
+    10 % (row) or 1 % (all) and more are labelled in percent. Returns the axes.
+
+    Notebook: 09_harmony_analysis."""
     import matplotlib.pyplot as plt
 
     if normalize not in ("row", "all"):

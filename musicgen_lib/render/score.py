@@ -15,7 +15,9 @@ import numpy as np
 
 def score_svg(stream, width: int = 2000, scale: int = 40, page: int | None = 1) -> str:
     """Engrave a music21 stream (a score, part or measure range) as one SVG page
-    (``page=None``: every page, stacked into one SVG)."""
+    (``page=None``: every page, stacked into one SVG).
+
+    Notebook: 01_representations."""
     import verovio
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
@@ -63,7 +65,9 @@ class ScoreConfig:
     staff (60 = middle C); ``"auto"`` picks, per bar, the split between 55 and 65 that
     leaves the fewest notes far from either staff. ``key``: a key number (see
     :mod:`musicgen_lib.analysis.harmony`), ``None`` for no key signature, or ``"auto"`` for
-    the roll's Krumhansl–Schmuckler key."""
+    the roll's Krumhansl–Schmuckler key.
+
+    Notebook: 03_rnn_rbm, 08_training_and_samples, 09_harmony_analysis."""
 
     steps_per_beat: int = 4
     beats_per_bar: int = 4
@@ -209,5 +213,7 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
 
 def roll_score_svg(roll, config: ScoreConfig = ScoreConfig(), onsets=None, width: int = 2000,
                    scale: int = 40) -> str:
-    """Engrave a roll (:func:`roll_to_score`) as SVG; all pages stacked in one SVG."""
+    """Engrave a roll (:func:`roll_to_score`) as SVG; all pages stacked in one SVG.
+
+    Notebook: 03_rnn_rbm, 08_training_and_samples, 09_harmony_analysis."""
     return score_svg(roll_to_score(roll, config, onsets), width=width, scale=scale, page=None)
