@@ -43,9 +43,9 @@ def add_render_parser(subparsers) -> None:
                    help="first bar to render (default 1)")
     p.add_argument("--bars", type=types.bar_number, metavar="N",
                    help="number of bars (default: to the end; the score defaults to 32 bars). "
-                        f"At most {MAX_SCORE_BARS} bars are engraved, {MAX_ROLL_STEPS // 16} "
+                        f"At most {MAX_SCORE_BARS} bars are engraved, {MAX_ROLL_STEPS} steps "
                         "drawn, and an hour of audio rendered; a longer range is cut, with a "
-                        "note on stderr")
+                        "note on stderr. Bars follow the file's time signatures (4/4 without)")
     p.add_argument("--bpm", type=types.bpm, default=120.0,
                    help=f"tempo for the audio of a bar range, {types.BPM[0]:g} to "
                         f"{types.BPM[1]:g} (default 120; a whole file keeps its own tempo map)")
@@ -56,12 +56,15 @@ def add_render_parser(subparsers) -> None:
 
 
 def _read_rolls(path: Path):
-    """``(sounding, onset)`` rolls of a MIDI file at 4 steps per beat."""
+    """``(sounding, onset)`` rolls of a MIDI file at 4 steps per beat, and its bars (its
+    time signatures: :func:`~musicgen_lib.data.metre.note_bars`)."""
     from .data import notes_to_roll, read_midi
+    from .data.metre import note_bars
 
     notes = read_midi(path)
     roll = notes_to_roll(notes)
-    return roll, notes_to_roll(notes, semantics="onset", n_steps=len(roll))
+    onsets = notes_to_roll(notes, semantics="onset", n_steps=len(roll))
+    return roll, onsets, note_bars(notes, len(roll), 4)
 
 
 def cmd_render(args) -> int:
@@ -76,13 +79,11 @@ def cmd_render(args) -> int:
                           (args.roll, (".png",))):
         if out:
             check_output(out, inputs=[path], force=args.force, suffixes=suffixes)
-    roll, onsets = _read_rolls(path)
-    bar = 16
-    a = (args.start - 1) * bar
-    if a >= len(roll):
-        raise OutputError(f"{path}: --start {args.start} is past the end "
-                          f"({math.ceil(len(roll) / bar)} bars)")
-    b = len(roll) if args.bars is None else min(len(roll), a + args.bars * bar)
+    roll, onsets, all_bars = _read_rolls(path)  # bars in the file's metre
+    if args.start > len(all_bars):
+        raise OutputError(f"{path}: --start {args.start} is past the end ({len(all_bars)} bars)")
+    chosen = all_bars[args.start - 1:None if args.bars is None else args.start - 1 + args.bars]
+    a, b = chosen[0].start, chosen[-1].end
     whole = a == 0 and b == len(roll)
     if args.audio:
         from .render.audio import MAX_SECONDS, clip_events, events_from_midi, events_from_roll
@@ -102,14 +103,19 @@ def cmd_render(args) -> int:
     if args.score:
         from .render.score import ScoreConfig, roll_score_svg
 
-        sb = b if args.bars is not None else min(b, a + 32 * bar)
-        if sb - a > MAX_SCORE_BARS * bar:
-            _note(f"{path}: engraving {MAX_SCORE_BARS} bars of {math.ceil((sb - a) / bar)} "
+        from .data.metre import shifted
+
+        engraved = chosen if args.bars is not None else chosen[:32]
+        if len(engraved) > MAX_SCORE_BARS:
+            _note(f"{path}: engraving {MAX_SCORE_BARS} bars of {len(engraved)} "
                   f"(the limit of a score)")
-            sb = a + MAX_SCORE_BARS * bar
-        svg = roll_score_svg(roll[a:sb], ScoreConfig(split="auto"), onsets[a:sb])
+            engraved = engraved[:MAX_SCORE_BARS]
+        sb = engraved[-1].end
+        svg = roll_score_svg(roll[a:sb], ScoreConfig(split="auto"), onsets[a:sb],
+                             bars=shifted(engraved, -a))
         _write_text(args.score, svg)
-        print(f"{args.score}: bars {args.start}-{args.start - 1 + math.ceil((sb - a) / bar)}")
+        signatures = ", ".join(dict.fromkeys(x.signature for x in engraved))
+        print(f"{args.score}: bars {args.start}-{args.start - 1 + len(engraved)} ({signatures})")
     if args.roll:
         import matplotlib
 
@@ -120,11 +126,12 @@ def cmd_render(args) -> int:
 
         rb = b
         if rb - a > MAX_ROLL_STEPS:
-            _note(f"{path}: drawing {MAX_ROLL_STEPS // bar} bars of {math.ceil((b - a) / bar)} "
-                  f"(the limit of a piano-roll plot)")
             rb = a + MAX_ROLL_STEPS
+            drawn = sum(x.end <= rb for x in chosen)
+            _note(f"{path}: drawing {drawn} bars of {len(chosen)} ({MAX_ROLL_STEPS} steps, the "
+                  f"limit of a piano-roll plot)")
         fig, ax = plt.subplots(figsize=(min(4 + (rb - a) / 25, 40), 4.5))
-        plot_roll(roll[a:rb], ax, start_step=a, title=path.name)
+        plot_roll(roll[a:rb], ax, start_step=a, title=path.name, bars=chosen)
         fig.tight_layout()
         png = io.BytesIO()
         fig.savefig(png, dpi=100, format="png")
@@ -169,9 +176,10 @@ def add_analyze_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true",
                    help="print JSON: {'files': [...], 'aggregate': {...}}")
     p.add_argument("--report", metavar="OUT.html", help="an HTML report with tables and figures")
-    p.add_argument("--window", type=types.key_steps, default=16,
-                   help="key window in steps (default 16, a bar)")
-    p.add_argument("--hop", type=types.key_steps, default=16, help="key hop in steps (default 16)")
+    p.add_argument("--window", type=types.key_steps,
+                   help="key window in steps (default: a bar of the file's metre, its most "
+                        "frequent bar: 16 steps in 4/4, 12 in 3/4 and 6/8)")
+    p.add_argument("--hop", type=types.key_steps, help="key hop in steps (default: the window)")
     p.add_argument("--minor", default="natural", choices=["natural", "harmonic", "melodic"],
                    help="the 7-note minor scale (default natural)")
     p.add_argument("--force", action="store_true", help="replace the report if it exists")
@@ -194,22 +202,34 @@ def _analyzed_files(path: Path) -> list:
     return [path]
 
 
-def analyze_files(files: list, window: int = 16, hop: int = 16, minor: str = "natural"):
-    """``(per-file results, aggregate, skipped)`` for a list of MIDI paths."""
+def _bar_steps(bars: list) -> int:
+    """The length of a file's most frequent full bar, in steps (16 without any)."""
+    from collections import Counter
+
+    full = Counter(b.steps for b in bars[:-1]) or Counter(b.steps for b in bars)
+    return max(full, key=lambda n: (full[n], n)) if full else 16
+
+
+def analyze_files(files: list, window: int | None = None, hop: int | None = None,
+                  minor: str = "natural"):
+    """``(per-file results, aggregate, skipped)`` for a list of MIDI paths. The metrics'
+    bars, and the key window and hop where not given, are each file's most frequent bar."""
     from .analysis.harmony import KeyConfig
     from .analysis.metrics import MetricsConfig, aggregate, piece_metrics
     from .errors import MidiError
 
-    cfg = MetricsConfig(key=KeyConfig(window=window, hop=hop, minor_scale=minor))
     results, skipped = [], []
     for f in files:
         try:
-            roll, onsets = _read_rolls(f)
+            roll, onsets, bars = _read_rolls(f)
         except MidiError as e:
             skipped.append({"file": str(f), "reason": e.problem})
             continue
-        results.append({"file": str(f), **piece_metrics(roll, onsets, cfg)})
-    metrics = [{k: v for k, v in r.items() if k != "file"} for r in results]
+        bar = _bar_steps(bars)
+        key = KeyConfig(window=window or bar, hop=hop or window or bar, minor_scale=minor)
+        cfg = MetricsConfig(key=key, bar=bar)
+        results.append({"file": str(f), "bar_steps": bar, **piece_metrics(roll, onsets, cfg)})
+    metrics = [{k: v for k, v in r.items() if k not in ("file", "bar_steps")} for r in results]
     return results, aggregate(metrics) if metrics else {}, skipped
 
 
@@ -261,8 +281,8 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def html_report(results: list, agg: dict, skipped: list, files: list, window: int = 16,
-                hop: int = 16, minor: str = "natural", figures: int = 3) -> str:
+def html_report(results: list, agg: dict, skipped: list, files: list, window: int | None = None,
+                hop: int | None = None, minor: str = "natural", figures: int = 3) -> str:
     """A self-contained HTML page: the aggregate with intervals, one row per file, and a
     Fig. 17-style harmony chart of the first 256 steps of up to ``figures`` files."""
     import matplotlib
@@ -287,9 +307,10 @@ def html_report(results: list, agg: dict, skipped: list, files: list, window: in
     figs = []
     done = {r["file"] for r in results}
     for f in [f for f in files if str(f) in done][:figures]:
-        roll, onsets = _read_rolls(f)
+        roll, onsets, bars = _read_rolls(f)
         seg = slice(0, min(256, len(roll)))
-        h = analyze_harmony(roll[seg], onsets[seg], KeyConfig(window=window, hop=hop, minor_scale=minor))
+        w = window or _bar_steps(bars)
+        h = analyze_harmony(roll[seg], onsets[seg], KeyConfig(window=w, hop=hop or w, minor_scale=minor))
         fig, ax = plt.subplots(figsize=(15, 3.8))
         plot_harmony(roll[seg], h, ax, title=f"{Path(f).name}: first {seg.stop} steps")
         fig.tight_layout()
@@ -301,7 +322,8 @@ def html_report(results: list, agg: dict, skipped: list, files: list, window: in
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}
 img{{max-width:100%}}</style></head><body>
 <h1>Tonality and texture of {len(results)} file(s)</h1>
-<p>Keys by Krumhansl&ndash;Schmuckler (music21's profiles) per {window}-step window, hop {hop};
+<p>Keys by Krumhansl&ndash;Schmuckler (music21's profiles) per {f"{window}-step window" if window
+else "bar (each file's most frequent bar)"}, hop {hop or window or "a bar"};
 {esc(minor)} minor scales. Intervals: 95% bootstrap over files.</p>
 <h2>Aggregate</h2>
 <table><tr><th>metric</th><th>mean</th><th>95% interval</th><th>what</th></tr>{rows}</table>

@@ -91,21 +91,27 @@ def _other_generator(run, dec, steps_per_beat: int):
     return gen
 
 
-def _prime_roll(args, prime_dataset: str, semantics: str, steps_per_beat: int, bar: int, rng,
+def _prime_roll(args, prime_dataset: str, semantics: str, steps_per_beat: int, rng,
                 checkpoint: str):
-    """(roll, source): the whole piece whose bar primes the model: --prime's file, or a random
-    test piece of --prime-dataset (read on the checkpoint's grid and semantics)."""
-    from .data import load_dataset, midi_to_roll, notes_to_roll
+    """(roll, source, bar): the whole piece whose bar primes the model — --prime's file, or a
+    random test piece of --prime-dataset (read on the checkpoint's grid and semantics) — and
+    the steps of its bar: its first time signature's (a MIDI file's, a chorale's), else 4/4."""
+    from .data import load_dataset, notes_to_roll, read_midi
     from .data.datasets import JSB_RESOLUTIONS, chorale_files, chorale_notes
+    from .data.primes import beats_per_bar
+
+    def from_notes(notes, source):
+        roll = notes_to_roll(notes, steps_per_beat=steps_per_beat, semantics=semantics)
+        return roll, source, int(beats_per_bar(notes, steps_per_beat) * steps_per_beat)
 
     if args.prime:
-        return midi_to_roll(args.prime, steps_per_beat=steps_per_beat, semantics=semantics), args.prime
+        return from_notes(read_midi(args.prime), args.prime)
     if prime_dataset == "chorales":
         # one chorale of the test split, parsed alone: no need to parse the whole corpus
         files = chorale_files("test")
         name, file = files[rng.integers(len(files))]
-        roll = notes_to_roll(chorale_notes(file), steps_per_beat=steps_per_beat, semantics=semantics)
-        return roll, f"chorales:{name}"
+        return from_notes(chorale_notes(file), f"chorales:{name}")
+    bar = 4 * steps_per_beat  # rolls without metre: 4/4
     if prime_dataset == "jsb":
         resolution = {v: k for k, v in JSB_RESOLUTIONS.items()}.get(steps_per_beat)
         if resolution is None:
@@ -120,7 +126,7 @@ def _prime_roll(args, prime_dataset: str, semantics: str, steps_per_beat: int, b
     if not pieces:
         raise DataError(f"dataset {prime_dataset!r} has no piece longer than one bar")
     piece = pieces[rng.integers(len(pieces))]
-    return piece.roll, f"{prime_dataset}:{piece.name}"
+    return piece.roll, f"{prime_dataset}:{piece.name}", bar
 
 
 def cmd_sample(args) -> int:
@@ -153,9 +159,8 @@ def cmd_sample(args) -> int:
             f"{semantics} rolls; prime it with --prime FILE.mid or another --prime-dataset, or "
             + (f"sample a checkpoint that reads sounding rolls: --checkpoint {' or '.join(usable)}"
                if usable else "sample a thesis model trained with semantics sounding"))
-    bar = 4 * steps_per_beat  # a 4/4 bar
     rng = np.random.default_rng(args.seed)
-    roll, source = _prime_roll(args, prime_dataset, semantics, steps_per_beat, bar, rng, checkpoint)
+    roll, source, bar = _prime_roll(args, prime_dataset, semantics, steps_per_beat, rng, checkpoint)
     prime, first, last = bar_with_history(roll, bar, args.history, None if args.prime else rng,
                                           source)
     sample = generate(gen, dec, prime, steps=args.steps, temperature=args.temperature,

@@ -34,12 +34,14 @@ def pitch_name(midi: int) -> str:
 
 def plot_roll(roll, ax=None, steps_per_beat: int = 4, beats_per_bar: int = 4,
               title: str | None = None, pitch_range: tuple | None = None, cmap: str = "Greys",
-              lowest: int = LOWEST_KEY, labels=None, start_step: int = 0):
+              lowest: int = LOWEST_KEY, labels=None, start_step: int = 0, bars=None):
     """Draw a ``(T, K)`` roll (time on x, pitch up): bar lines every bar, C's labelled.
 
     ``K`` is 88 (keys, lowest MIDI pitch ``lowest``) or 12 (pitch classes, labelled by
     name; pass ``labels`` to override). ``pitch_range=(lo, hi)`` crops to MIDI pitches
-    lo..hi (default: the sounding range ± 2). Returns the axes.
+    lo..hi (default: the sounding range ± 2). ``bars``: the roll's bars
+    (:class:`~musicgen_lib.data.metre.Bar` s, steps counted like ``start_step``: a MIDI
+    file's metre), else a bar every ``beats_per_bar`` beats. Returns the axes.
 
     Notebook: 01_representations, 03_rnn_rbm, 04_independent_vs_dependent, 07_octave_decoder,
     08_training_and_samples.
@@ -67,13 +69,20 @@ def plot_roll(roll, ax=None, steps_per_beat: int = 4, beats_per_bar: int = 4,
     ax.imshow(rows.T, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest",
               vmin=0, vmax=max(1.0, float(rows.max()) if rows.size else 1.0),
               extent=(start_step - 0.5, start_step + T - 0.5, -0.5, rows.shape[1] - 0.5))
-    bar = steps_per_beat * beats_per_bar
-    first_bar = -(-start_step // bar) * bar
-    for x in range(first_bar, start_step + T + 1, bar):
+    if bars is None:
+        bar = steps_per_beat * beats_per_bar
+        first_bar = -(-start_step // bar) * bar
+        lines = range(first_bar, start_step + T + 1, bar)
+        every = f"a line every {beats_per_bar} beats"
+    else:
+        lines = [b.start for b in bars if start_step <= b.start <= start_step + T]
+        signatures = sorted({b.signature for b in bars}, key=[b.signature for b in bars].index)
+        every = f"a line every bar, {', '.join(signatures)}"
+    for x in lines:
         ax.axvline(x - 0.5, color="tab:blue", lw=0.6, alpha=0.5)
     ax.set_yticks(ticks)
     ax.set_yticklabels(names)
-    ax.set_xlabel(f"time step ({steps_per_beat} per beat; a line every {beats_per_bar} beats)")
+    ax.set_xlabel(f"time step ({steps_per_beat} per beat; {every})")
     if title:
         ax.set_title(title)
     return ax

@@ -108,14 +108,15 @@ def _split_lengths(n: int) -> list:
     return out
 
 
-def _auto_split(roll: np.ndarray, bar: int) -> np.ndarray:
-    """``(T,)`` split pitch per step, chosen per bar in 55..65 to need the fewest ledger
-    lines (semitones below D4 on the treble staff, above B3 on the bass staff)."""
+def _auto_split(roll: np.ndarray, spans: list) -> np.ndarray:
+    """``(T,)`` split pitch per step, chosen per bar (``spans``: (start, end) steps) in
+    55..65 to need the fewest ledger lines (semitones below D4 on the treble staff, above B3
+    on the bass staff)."""
     T = len(roll)
     out = np.full(T, 60)
     pitches = np.arange(roll.shape[1]) + 21
-    for b in range(0, T, bar):
-        on = pitches[roll[b:b + bar].any(axis=0)]
+    for b, e in spans:
+        on = pitches[roll[b:e].any(axis=0)]
         if not len(on):
             continue
         costs = []
@@ -123,17 +124,38 @@ def _auto_split(roll: np.ndarray, bar: int) -> np.ndarray:
             hi, lo = on[on >= s], on[on < s]
             costs.append(np.maximum(62 - hi, 0).sum() + np.maximum(lo - 59, 0).sum()
                          + abs(s - 60) * 0.1)
-        out[b:b + bar] = 55 + int(np.argmin(costs))
+        out[b:e] = 55 + int(np.argmin(costs))
     return out
 
 
-def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
+def _measures(T: int, config: ScoreConfig, bars) -> list:
+    """(start, end, time signature or None) of every measure: the given bars (a piece's
+    metre, :func:`musicgen_lib.data.metre.bars`; a short last bar is filled with rests to
+    its full length), else bars of ``config.beats_per_bar`` quarter notes. The time
+    signature is written where it changes."""
+    spb = config.steps_per_beat
+    if bars is None:
+        bar = spb * config.beats_per_bar
+        n = max(1, -(-T // bar))
+        sig = f"{config.beats_per_bar}/4"
+        return [(b * bar, (b + 1) * bar, sig if b == 0 else None) for b in range(n)]
+    out, last = [], None
+    for i, b in enumerate(bars):
+        end = b.end if i + 1 < len(bars) else max(b.end, b.start + b.nominal_steps(spb))
+        out.append((b.start, end, b.signature if b.signature != last else None))
+        last = b.signature
+    return out or [(0, max(T, 1), "4/4")]
+
+
+def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None, bars=None):
     """A ``(T, 88)`` sounding roll as a two-staff piano score (music21 ``Score``).
 
     Each staff is one chordal voice: a new chord starts wherever a note of that staff starts
     or stops (``onsets``, the matching onset roll, separates repeated notes; default: the
     starts of runs). Held notes are tied across chords and bar lines; lengths that are no
     plain or dotted note are tied from plain ones. Pitches are spelled in the key.
+    ``bars``: the roll's bars (:class:`~musicgen_lib.data.metre.Bar` s from step 0, e.g. a
+    MIDI file's metre); default ``config.beats_per_bar`` quarter notes a bar.
     """
     from music21 import chord, clef, key as m21key, layout, meter, metadata, note, stream, tie
 
@@ -145,9 +167,8 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
     k = global_key(roll) if config.key == "auto" else config.key
     names = _spelling(k)
     spb = config.steps_per_beat
-    bar = spb * config.beats_per_bar
-    n_bars = max(1, -(-T // bar))
-    split = (_auto_split(roll, bar) if config.split == "auto"
+    measures = _measures(T, config, bars)
+    split = (_auto_split(roll, [(a, b) for a, b, _ in measures]) if config.split == "auto"
              else np.full(T, int(config.split)))
     pitches = np.arange(roll.shape[1]) + 21
     upper = pitches[None, :] >= split[:, None]                      # (T, 88)
@@ -159,23 +180,24 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
     for name, staff_mask, the_clef in (("RH", upper, clef.TrebleClef()),
                                        ("LH", ~upper, clef.BassClef())):
         part = stream.PartStaff(id=name)
-        sounding = np.zeros((n_bars * bar, roll.shape[1]), bool)
+        sounding = np.zeros((max(T, measures[-1][1]), roll.shape[1]), bool)
         struck = np.zeros_like(sounding)
         sounding[:T] = roll & staff_mask
         struck[:T] = onsets & staff_mask
         prev = np.zeros(roll.shape[1], bool)
-        for b in range(n_bars):
+        for b, (start, end, signature) in enumerate(measures):
             m = stream.Measure(number=b + 1)
             if b == 0:
                 m.append(the_clef)
                 if k is not None and k >= 0:
                     m.append(m21key.KeySignature(music21_key(int(k)).sharps))
-                m.append(meter.TimeSignature(f"{config.beats_per_bar}/4"))
-            t = b * bar
-            while t < (b + 1) * bar:
+            if signature is not None:
+                m.append(meter.TimeSignature(signature))
+            t = start
+            while t < end:
                 cur = sounding[t]
                 u = t + 1  # the chord lasts until something in this staff changes
-                while (u < (b + 1) * bar and (sounding[u] == cur).all()
+                while (u < end and (sounding[u] == cur).all()
                        and not (struck[u] & cur).any()):
                     u += 1
                 keys = np.flatnonzero(cur)
@@ -212,8 +234,9 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None):
 
 
 def roll_score_svg(roll, config: ScoreConfig = ScoreConfig(), onsets=None, width: int = 2000,
-                   scale: int = 40) -> str:
-    """Engrave a roll (:func:`roll_to_score`) as SVG; all pages stacked in one SVG.
+                   scale: int = 40, bars=None) -> str:
+    """Engrave a roll (:func:`roll_to_score`, in ``bars`` when given) as SVG; all pages
+    stacked in one SVG.
 
     Notebook: 03_rnn_rbm, 08_training_and_samples, 09_harmony_analysis."""
-    return score_svg(roll_to_score(roll, config, onsets), width=width, scale=scale, page=None)
+    return score_svg(roll_to_score(roll, config, onsets, bars), width=width, scale=scale, page=None)
