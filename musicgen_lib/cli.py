@@ -168,7 +168,7 @@ def cmd_data_prepare(args) -> int:
     check_output_folder(args.out, ours=_holds_shards, what="shards")  # before any work
     r = prepare(args.folder, args.out, steps_per_beat=args.steps_per_beat,
                 semantics=args.semantics, shard_size=args.shard_size, workers=args.workers,
-                progress=sys.stderr.isatty())
+                progress=sys.stderr.isatty(), force=args.force)
     print(f"{r.out}: {r.shards} shards ({len(r.written)} written, {len(r.reused)} already "
           f"complete), {r.pieces} pieces, {r.steps} steps")
     if r.skipped:
@@ -224,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="files per shard (default: 256)")
     prep.add_argument("--workers", type=types.workers, default=None,
                       help="parallel processes (default: the CPU count)")
+    prep.add_argument("--force", action="store_true", help="replace shards in --out that come "
+                      "from another folder or other options (the same ones are resumed)")
     prep.set_defaults(func=cmd_data_prepare)
 
     from .cli_models import add_evaluate_parser, add_train_parser

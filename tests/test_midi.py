@@ -159,3 +159,25 @@ def test_chord_held_for_hours_is_refused_without_allocating(tmp_path):
     n = MAX_NOTE_QUARTERS // (MAX_QUARTERS - 1)  # as many such notes as the limit allows
     write_midi(NoteList.from_arrays([0] * n, [d] * n, range(60, 60 + n)), tmp_path / "ok.mid")
     assert len(read_midi(tmp_path / "ok.mid")) == n
+
+
+def test_a_roll_longer_than_the_bound_is_refused_before_allocation(tmp_path):
+    """A tiny valid file whose one note lasts for hours becomes a roll of millions of steps
+    at a fine grid: refused with one line naming the file (and skipped by datasets), not
+    allocated."""
+    from musicgen_lib.data import NoteList, load_dataset, notes_to_roll, write_midi
+    from musicgen_lib.data.pianoroll import MAX_ROLL_STEPS
+    from musicgen_lib.errors import MidiError
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    write_midi(NoteList.from_arrays([0], [480 * 30_000], [60]), folder / "endless.mid")
+    write_midi(NoteList.from_arrays([0, 480], [480, 960], [60, 64]), folder / "short.mid")
+    notes = NoteList.from_arrays([0], [480 * 30_000], [60], source="endless.mid")
+    with pytest.raises(MidiError, match=r"endless.mid: 2,880,000 steps long at 96 steps per beat"):
+        notes_to_roll(notes, 96)
+    assert len(notes_to_roll(notes, 4)) == 120_000 <= MAX_ROLL_STEPS  # a coarser grid is fine
+    ds = load_dataset("midi", folder, steps_per_beat=96, cache=False)
+    assert [p.name for p in ds.pieces()] == ["short.mid"]
+    assert [(s.file.endswith("endless.mid"), "steps per beat" in s.reason) for s in ds.skipped] \
+        == [(True, True)]

@@ -67,7 +67,9 @@ def test_rerun_is_resumable(midi_folder, tmp_path):
         {k: v for k, v in mtimes.items() if k != "shard-00001.npz"}
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
     # Another option redoes everything; a changed shard size removes stale shards.
-    assert len(prepare(midi_folder, out, shard_size=4, workers=1).written) == 2
+    with pytest.raises(DataError, match=r"other options \(shard_size 2 -> 4\); --force"):
+        prepare(midi_folder, out, shard_size=4, workers=1)  # would replace them: asks first
+    assert len(prepare(midi_folder, out, shard_size=4, workers=1, force=True).written) == 2
     assert sorted(p.name for p in out.glob("shard-*.npz")) == ["shard-00000.npz",
                                                               "shard-00001.npz"]
     assert len(load_shards(out)) == 5
@@ -132,3 +134,21 @@ def test_training_streams_from_shards(midi_folder, tmp_path):
     cfg = make_train_config({"batch_size": 2, "valid_every": 2, "max_steps": 4})
     res = train(model, rolls, expected[:2], cfg, tmp_path / "run", progress=False)
     assert res.step == 4 and np.isfinite(res.best_valid)
+
+
+def test_prepare_never_replaces_shards_of_another_folder_unasked(midi_folder, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(midi_folder, other)
+    out = tmp_path / "shards"
+    assert main(["data", "prepare", str(midi_folder), "--out", str(out), "--workers", "1"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["data", "prepare", str(other), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"holds shards of {midi_folder}; --force replaces them" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert main(["data", "prepare", str(other), "--out", str(out), "--workers", "1",
+                 "--force"]) == 0
+

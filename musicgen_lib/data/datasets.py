@@ -202,7 +202,10 @@ def parse_file(job):
     reason = rejection_reason(notes, filters)
     if reason:
         return None, None, reason
-    out = notes_to_roll(notes, steps_per_beat, semantics, velocity)
+    try:
+        out = notes_to_roll(notes, steps_per_beat, semantics, velocity)
+    except MidiError as e:  # a roll too long to allocate
+        return None, None, e.problem
     roll, vel = out if velocity else (out, None)
     cut = _leading_silence(roll, notes, steps_per_beat)
     return roll[cut:], None if vel is None else vel[cut:], None

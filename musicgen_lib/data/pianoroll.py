@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import MidiError
 from .midi import LOWEST_KEY, N_KEYS, NoteList
 
 SEMANTICS = ("sounding", "onset")
+#: The longest roll a note list becomes, in steps: 2**21 steps are 185 MB of uint8 roll, an
+#: hour of music at 96 steps per beat and 364 bpm. A longer one (a 44-byte file whose one
+#: note lasts for days becomes 845 MB at 96 steps per beat) is refused before allocation.
+MAX_ROLL_STEPS = 2 ** 21
 
 
 def _check_semantics(semantics: str) -> None:
@@ -41,7 +46,8 @@ def notes_to_roll(notes: NoteList, steps_per_beat: int = 4, semantics: str = "so
     where ``vel`` (``(T, 88)`` uint8, MIDI velocity 0..127) holds each note's velocity
     wherever ``roll`` is 1 (the louder note wins where two overlap).
     Notes outside the 88 keys are dropped. ``T`` is the end of the last note unless
-    ``n_steps`` is given.
+    ``n_steps`` is given; a :class:`~musicgen_lib.errors.MidiError` naming the file refuses
+    one of more than :data:`MAX_ROLL_STEPS` steps.
 
     Notebook: 01_representations, 09_harmony_analysis, 10_discussion.
     """
@@ -53,6 +59,11 @@ def notes_to_roll(notes: NoteList, steps_per_beat: int = 4, semantics: str = "so
     ok = (key >= 0) & (key < N_KEYS)
     start, end, key, vel = start[ok], end[ok], key[ok], notes.velocity[ok]
     T = int(end.max()) if n_steps is None and len(end) else int(n_steps or 0)
+    if T > MAX_ROLL_STEPS:
+        hours = T / steps_per_beat / 120 / 60
+        raise MidiError(notes.source or "notes", f"{T:,} steps long at {steps_per_beat} steps "
+                        f"per beat ({hours:,.1f} h at 120 bpm); a piano roll holds at most "
+                        f"{MAX_ROLL_STEPS:,} steps: choose a coarser steps per beat")
     roll = np.zeros((T, N_KEYS), np.uint8)
     vroll = np.zeros((T, N_KEYS), np.uint8) if velocity else None
     if semantics == "onset":

@@ -104,16 +104,33 @@ def _read_manifest(out: Path) -> Optional[dict]:
         return None
 
 
+def _check_same_source(out: Path, old: dict, root: Path, options: dict) -> None:
+    """Refuse to replace the shards in ``out`` when they come from another folder or were
+    made with other options (re-running on the same folder resumes instead)."""
+    source = str(old.get("source", ""))
+    same = source == str(root) or (source and Path(source).resolve() == root.resolve())
+    if not same:
+        raise DataError(f"{out}: holds shards of {source or 'another folder'}; --force replaces "
+                        f"them, or choose another --out")
+    if old.get("options") != options:
+        was = old.get("options") if isinstance(old.get("options"), dict) else {}
+        diff = ", ".join(f"{k} {was.get(k)} -> {v}" for k, v in options.items() if was.get(k) != v)
+        raise DataError(f"{out}: holds shards of {source} made with other options ({diff}); "
+                        f"--force replaces them, or choose another --out")
+
+
 def prepare(folder, out, *, steps_per_beat: int = 4, semantics: str = "sounding",
             shard_size: int = 256, workers: Optional[int] = None,
-            progress: bool = False) -> PrepareResult:
+            progress: bool = False, force: bool = False) -> PrepareResult:
     """Convert the MIDI files under ``folder`` (searched recursively) into shards in ``out``.
 
     ``workers`` processes parse the files (default: the CPU count; 1 parses in this
     process). Shards already complete from an earlier run with the same options are kept
     (see the module docstring). Unreadable files are skipped and listed, with their
     one-line reason, in the result and in ``manifest.json``. Raises :class:`DataError`
-    for a missing folder, a folder without MIDI files, or a bad option.
+    for a missing folder, a folder without MIDI files, or a bad option — and, unless
+    ``force``, for an ``out`` that holds shards of another source or other options (they
+    would be replaced).
     """
     if semantics not in SEMANTICS:
         raise DataError(f"unknown semantics {semantics!r} (choose from {', '.join(SEMANTICS)})")
@@ -138,6 +155,8 @@ def prepare(folder, out, *, steps_per_beat: int = 4, semantics: str = "sounding"
                "semantics": semantics, "shard_size": shard_size}
     groups = [files[i:i + shard_size] for i in range(0, len(files), shard_size)]
     old = _read_manifest(out)
+    if isinstance(old, dict) and old.get("shards") and not force:
+        _check_same_source(out, old, root, options)
     old_entries = {}
     if old and old.get("options") == options:
         old_entries = {e.get("file"): e for e in old.get("shards", []) if isinstance(e, dict)}
