@@ -132,3 +132,14 @@ def test_analyze_windows_are_the_files_bars(tmp_path, capsys):
     assert r["bar_steps"] == 12 and r["empty_bar_rate"] == pytest.approx(3 / 7)
     assert main(["analyze", str(waltz), "--json", "--window", "24"]) == 0
     assert json.loads(capsys.readouterr().out)["files"][0]["bar_steps"] == 12
+
+
+def test_a_prime_shorter_than_a_bar_reports_the_steps_it_has(tmp_path, capsys):
+    from musicgen_lib.data import NoteList, write_midi
+
+    short = tmp_path / "short.mid"  # two beats of a 4/4 bar: 8 steps
+    write_midi(NoteList.from_arrays([0, 480], [480, 960], [60, 64], time_signatures=[(0, 4, 4)]),
+               short)
+    out = tmp_path / "out.mid"
+    assert main(["sample", "--prime", str(short), "--steps", "4", "--out", str(out)]) == 0
+    assert f"steps 0..7 of {short}" in capsys.readouterr().out
