@@ -1,5 +1,6 @@
 """Keys, scales, wrong notes, chords, metrics and the two-sample test
-(musicgen_lib.analysis.harmony, .metrics, .two_sample)."""
+(musicgen_lib.analysis.keys and .harmony, imported through .harmony, which re-exports the
+key names; .metrics, .two_sample)."""
 import json
 import math
 

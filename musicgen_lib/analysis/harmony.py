@@ -46,7 +46,9 @@ class ChordConfig:
     """How chords are labelled: one label per ``window`` steps (8 = half a bar). The chord
     of a window is its most-sounding pitch classes — those sounding at least ``threshold``
     times as long as the most-sounding one, at most ``max_notes`` — over the window's
-    lowest sounding note of those classes (the bass, which gives the inversion)."""
+    lowest sounding note of those classes (the bass, which gives the inversion).
+
+    Notebook: 09_harmony_analysis."""
 
     window: int = 8
     threshold: float = 0.4
@@ -56,7 +58,9 @@ class ChordConfig:
 def transitions(sequence, skip=("", None)) -> Counter:
     """Counts of transitions ``(a, b)`` between consecutive *different* items of a sequence
     (keys or chord labels), ignoring items in ``skip`` — the harmony transition graph as an
-    edge list with weights."""
+    edge list with weights.
+
+    Notebook: 09_harmony_analysis."""
     seq = [s for s in sequence if s not in skip and not (isinstance(s, (int, np.integer)) and s < 0)]
     return Counter((a, b) for a, b in zip(seq, seq[1:]) if a != b)
 
@@ -229,7 +233,9 @@ class HarmonyAnalysis:
 def onsets_of(roll) -> np.ndarray:
     """Onsets implied by a sounding roll: the first step of each run of 1s, ``(T, K)`` bool.
     (A key struck again while held is invisible here; pass the real onset roll when you have
-    it.)"""
+    it.)
+
+    Notebook: 10_discussion."""
     roll = np.asarray(roll).astype(bool)
     prev = np.zeros_like(roll)
     prev[1:] = roll[:-1]
@@ -241,7 +247,9 @@ def analyze_harmony(roll, onsets=None, config: KeyConfig = KeyConfig(),
     """Keys per window, the scale in force, wrong notes and chord labels of a ``(T, 88)``
     sounding roll (``onsets``: the matching onset roll; default: the starts of runs).
     ``chord_config=None`` skips chord labelling (the only part that calls music21 per
-    window)."""
+    window).
+
+    Notebook: 09_harmony_analysis."""
     roll = np.asarray(roll).astype(bool)
     T = len(roll)
     onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:T]

@@ -54,6 +54,8 @@ class KeyConfig:
     force (``natural``, ``harmonic`` or ``melodic``). ``change_penalty`` > 0 smooths the
     key path: the most likely sequence under "sum of correlations minus the penalty per key
     change" (Viterbi); 0 keeps each window's own best key (plain Krumhansl–Schmuckler).
+
+    Notebook: 09_harmony_analysis.
     """
 
     window: int = 16
@@ -72,14 +74,18 @@ class KeyConfig:
 
 
 def key_name(k: int) -> str:
-    """``0 -> 'C major'``, ``21 -> 'A minor'``, ``-1 -> '—'``."""
+    """``0 -> 'C major'``, ``21 -> 'A minor'``, ``-1 -> '—'``.
+
+    Notebook: 09_harmony_analysis."""
     if k < 0:
         return "—"
     return f"{MAJOR_TONICS[k]} major" if k < 12 else f"{MINOR_TONICS[k - 12]} minor"
 
 
 def key_short(k: int) -> str:
-    """Compact name: ``'C'`` for C major, ``'a'`` for A minor (music21's convention)."""
+    """Compact name: ``'C'`` for C major, ``'a'`` for A minor (music21's convention).
+
+    Notebook: 09_harmony_analysis."""
     if k < 0:
         return "—"
     return MAJOR_TONICS[k] if k < 12 else MINOR_TONICS[k - 12].lower()
@@ -246,7 +252,9 @@ def out_of_key(roll, keys_at_step, minor_scale: str = "natural") -> np.ndarray:
 
 def key_changes(keys) -> list:
     """``[(window, old_key, new_key), …]``: where the key changes, ignoring empty windows
-    (a key resumed after silence is no change)."""
+    (a key resumed after silence is no change).
+
+    Notebook: 09_harmony_analysis."""
     out, prev = [], NO_KEY
     for w, k in enumerate(np.asarray(keys).tolist()):
         if k < 0:

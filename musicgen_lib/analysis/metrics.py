@@ -16,7 +16,9 @@ from .keys import KeyConfig, key_changes, window_pc_weights
 
 
 def polyphony(roll) -> np.ndarray:
-    """Number of keys sounding at each step, shape ``(T,)``."""
+    """Number of keys sounding at each step, shape ``(T,)``.
+
+    Notebook: 01_representations, 04_independent_vs_dependent."""
     return np.asarray(roll).astype(bool).sum(axis=-1)
 
 
@@ -28,7 +30,9 @@ def _pitch_classes(roll) -> np.ndarray:
 
 def pitch_class_counts(roll) -> np.ndarray:
     """Number of distinct pitch classes sounding at each step, shape ``(T,)`` (the thesis'
-    "at most 5–7 pitch classes at once", §3.2)."""
+    "at most 5–7 pitch classes at once", §3.2).
+
+    Notebook: 01_representations."""
     return _pitch_classes(roll).sum(axis=-1)
 
 
@@ -46,7 +50,9 @@ DISSONANT_INTERVALS = (1, 2, 6)  # interval classes: minor 2nd / major 7th, majo
 
 def interval_classes(roll) -> np.ndarray:
     """Counts of the interval classes 0..6 between every pair of keys sounding together,
-    summed over the steps of a ``(T, 88)`` roll: ``(7,)``. Class 0 is an octave (or unison)."""
+    summed over the steps of a ``(T, 88)`` roll: ``(7,)``. Class 0 is an octave (or unison).
+
+    Notebook: 04_independent_vs_dependent."""
     roll = np.asarray(roll).astype(np.int64)
     keys = np.arange(roll.shape[-1])
     ic = np.minimum((keys[:, None] - keys[None]) % 12, (keys[None] - keys[:, None]) % 12)  # (88, 88)
@@ -55,14 +61,18 @@ def interval_classes(roll) -> np.ndarray:
 
 
 def dissonance_rate(roll) -> float:
-    """Share of simultaneous key pairs at a second, seventh or tritone (NaN if no pairs)."""
+    """Share of simultaneous key pairs at a second, seventh or tritone (NaN if no pairs).
+
+    Notebook: 04_independent_vs_dependent."""
     h = interval_classes(roll)
     return float(h[list(DISSONANT_INTERVALS)].sum() / h.sum()) if h.sum() else float("nan")
 
 
 def tertian_rate(roll, min_classes: int = 3) -> float:
     """Share of steps with at least ``min_classes`` pitch classes whose pitch-class set is a
-    triad or seventh chord in any inversion (:func:`harmony.is_tertian`); NaN if none."""
+    triad or seventh chord in any inversion (:func:`harmony.is_tertian`); NaN if none.
+
+    Notebook: 04_independent_vs_dependent."""
     from .harmony import is_tertian
 
     rows = [np.flatnonzero(r) for r in _pitch_classes(roll) if r.sum() >= min_classes]
@@ -77,7 +87,9 @@ def tertian_rate(roll, min_classes: int = 3) -> float:
 class MetricsConfig:
     """Windows and units of the metrics. ``bar`` in steps (16 = 4/4 at 4 steps per beat);
     ``steps_per_minute`` converts steps to time (480 = 4 steps per beat at 120 bpm, the
-    tempo our rolls are played at); ``lags`` for :func:`repetition`."""
+    tempo our rolls are played at); ``lags`` for :func:`repetition`.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
 
     key: KeyConfig = field(default_factory=KeyConfig)
     bar: int = 16
@@ -123,7 +135,9 @@ def mean_polyphony(roll) -> float:
 
 
 def onset_density(onsets) -> float:
-    """Share of steps on which at least one note is struck."""
+    """Share of steps on which at least one note is struck.
+
+    Notebook: 10_discussion."""
     onsets = np.asarray(onsets).astype(bool)
     return float(onsets.any(axis=-1).mean()) if len(onsets) else float("nan")
 
@@ -132,7 +146,9 @@ def melody_alone_rate(roll, onsets) -> float:
     """Texture: among the steps where a note is struck while at least two keys sound, the
     share where the only struck note is the highest sounding one — a melody moving over a
     held accompaniment (thesis §7.4: "no clear melody and accompaniment"). Block chords
-    score 0; nan if there are no such steps."""
+    score 0; nan if there are no such steps.
+
+    Notebook: 10_discussion."""
     roll, onsets = np.asarray(roll).astype(bool), np.asarray(onsets).astype(bool)
     keys = np.arange(roll.shape[-1])
     top = np.where(roll.any(-1), np.where(roll, keys, -1).max(-1), -1)      # (T,) highest key
@@ -195,7 +211,9 @@ def key_changes_per_minute(keys, n_steps: int, steps_per_minute: float = 480.0) 
 def piece_metrics(roll, onsets=None, config: MetricsConfig = MetricsConfig()) -> dict:
     """All metrics of one ``(T, 88)`` sounding roll (``onsets``: its onset roll; default the
     starts of runs), as a JSON-ready dict of floats: the eight of
-    :data:`HEADLINE_METRICS`, then ``polyphony``, ``repetition_<lag>`` and ``steps``."""
+    :data:`HEADLINE_METRICS`, then ``polyphony``, ``repetition_<lag>`` and ``steps``.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
     roll = np.asarray(roll).astype(bool)
     onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:len(roll)]
     h = analyze_harmony(roll, onsets, config.key, chord_config=None)
@@ -235,7 +253,9 @@ def confidence_interval(values, level: float = 0.95, n_boot: int = 2000, seed: i
 def aggregate(per_piece: list, level: float = 0.95, seed: int = 0) -> dict:
     """Per-set summary of :func:`piece_metrics` dicts: for each metric the mean over pieces
     (each piece counts once) with a bootstrap ``level`` interval,
-    ``{name: {"mean", "ci_low", "ci_high", "n"}}``."""
+    ``{name: {"mean", "ci_low", "ci_high", "n"}}``.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
     names = [k for k in (per_piece[0] if per_piece else {}) if k != "steps"]
     out = {}
     for name in names:
@@ -286,7 +306,9 @@ def split_periodic(roll, period: int, length: int | None = None, skip: int = 0) 
     """Cut a roll made of equally spaced fragments into the fragments: fragment ``i`` is
     ``roll[i·period + skip : i·period + length]`` (``length`` defaults to ``period``).
     The author's published hour is 264-step blocks, each 240 steps of music and 24 of rest,
-    the first 16 of which may be the real-music primer: ``split_periodic(r, 264, 240, 16)``."""
+    the first 16 of which may be the real-music primer: ``split_periodic(r, 264, 240, 16)``.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
     length = period if length is None else length
     roll = np.asarray(roll)
     return [roll[s + skip:s + length] for s in range(0, len(roll) - length + 1, period)]

@@ -35,7 +35,9 @@ class TwoSampleConfig:
     """``length``: fragment length in steps (a multiple of 16 keeps bars aligned);
     ``test_fraction`` of the pieces are held out; ``l2``: ridge penalty of the logistic
     regression (on standardised features); ``max_per_class`` caps the fragments per class
-    (seeded subsample); ``level`` of the accuracy's interval."""
+    (seeded subsample); ``level`` of the accuracy's interval.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
 
     length: int = 64
     test_fraction: float = 0.5
@@ -203,7 +205,9 @@ def two_sample_test(real, generated, config: TwoSampleConfig = TwoSampleConfig()
 
     The interval resamples held-out pieces (:func:`piece_bootstrap_interval`), since the
     fragments of one piece share its key, texture and composer; with one piece per set it
-    is the Wilson interval over fragments."""
+    is the Wilson interval over fragments.
+
+    Notebook: 09_harmony_analysis, 10_discussion."""
     rng = np.random.default_rng(config.seed)
     (r_train, _), (r_test, r_piece) = _sides(real, config, rng)
     (g_train, _), (g_test, g_piece) = _sides(generated, config, rng)
