@@ -23,6 +23,19 @@ def shift_right(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
+class RecurrentConfig:
+    """The options of a model whose past is summarised by a :class:`Recurrence` and whose
+    frames come from a distribution with ``n_hidden`` units (RNN-RBM, RNN-NADE): a model's
+    config subclasses it and overrides defaults in place (the fields keep this order)."""
+    n_visible: int = 88
+    n_hidden: int = 150      # hidden units of the per-step distribution
+    n_recurrent: int = 150   # RNN state size
+    cell: str = "rnn"        # 'rnn' as in BL 2012; 'lstm' / 'gru' variants
+    n_layers: int = 1
+    dropout: float = 0.0
+
+
+@dataclass
 class StepStats:
     """Sums over the (masked) time steps of a batch, for frame accuracy (Bay et al. 2009)."""
     tp: float = 0.0  # expected true positives
@@ -110,6 +123,25 @@ class SequenceModel(nn.Module):
             v = self.sample_frame(u)
             out.append(v)
         return torch.stack(out, 1)
+
+
+class RecurrentBiases(SequenceModel):
+    """Base of Boulanger-Lewandowski et al.'s conditional models (RNN-RBM, RNN-NADE): the
+    recurrence summarises the past as u_t, and the step's distribution over frames takes its
+    biases from it, b_t = b + W_ub u_t (visible) and c_t = c + W_uc u_t (hidden). Subclasses
+    add the distribution (its weights and sampling)."""
+
+    def __init__(self, cfg: RecurrentConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.rnn = Recurrence(cfg.n_visible, cfg.n_recurrent, cfg.cell, cfg.n_layers, cfg.dropout)
+        self.to_b = nn.Linear(cfg.n_recurrent, cfg.n_visible)  # b_t = b + W_ub u_t
+        self.to_c = nn.Linear(cfg.n_recurrent, cfg.n_hidden)   # c_t = c + W_uc u_t
+
+    def biases(self, x):
+        """Teacher-forced biases of every step: x (B, T, 88) -> b (B, T, 88), c (B, T, H)."""
+        u, _ = self.rnn(x)                 # (B, T, R), one call over all T
+        return self.to_b(u), self.to_c(u)
 
 
 def stats_from_probs(p: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> StepStats:

@@ -24,8 +24,6 @@ class LSTMBernoulliConfig:
 
 
 class LSTMBernoulli(SequenceModel):
-    method = "exact"
-
     def __init__(self, cfg: LSTMBernoulliConfig):
         super().__init__()
         self.cfg = cfg

@@ -19,17 +19,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import Recurrence, SequenceModel, StepStats, stats_from_samples
+from .base import RecurrentBiases, RecurrentConfig, StepStats, stats_from_samples
 
 
 @dataclass
-class RNNNADEConfig:
-    n_visible: int = 88
-    n_hidden: int = 150      # NADE hidden units
-    n_recurrent: int = 150   # RNN state size
-    cell: str = "rnn"        # 'rnn' as in BL 2012; 'lstm' / 'gru' variants
-    n_layers: int = 1
-    dropout: float = 0.0
+class RNNNADEConfig(RecurrentConfig):
+    """The RNN-NADE's options: n_hidden NADE hidden units (BL 2012: 150)."""
 
 
 class NADE(nn.Module):
@@ -77,20 +72,10 @@ class NADE(nn.Module):
         return v
 
 
-class RNNNADE(SequenceModel):
-    method = "exact"
-
+class RNNNADE(RecurrentBiases):
     def __init__(self, cfg: RNNNADEConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.rnn = Recurrence(cfg.n_visible, cfg.n_recurrent, cfg.cell, cfg.n_layers, cfg.dropout)
-        self.to_b = nn.Linear(cfg.n_recurrent, cfg.n_visible)  # b_t = b + W_ub u_t
-        self.to_c = nn.Linear(cfg.n_recurrent, cfg.n_hidden)   # c_t = c + W_uc u_t
+        super().__init__(cfg)  # the recurrence and the bias maps (base.RecurrentBiases)
         self.nade = NADE(cfg.n_visible, cfg.n_hidden)
-
-    def biases(self, x):
-        u, _ = self.rnn(x)              # (B, T, R), one call over all T
-        return self.to_b(u), self.to_c(u)  # (B, T, 88), (B, T, Hn)
 
     def _log_prob(self, x, mask):
         b, c = self.biases(x)

@@ -17,18 +17,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .base import Recurrence, SequenceModel, StepStats, stats_from_samples
+from .base import RecurrentBiases, RecurrentConfig, StepStats, stats_from_samples
 from .rbm import cd_loss, free_energy, gibbs, log_partition_ais, log_partition_exact
 
 
 @dataclass
-class RNNRBMConfig:
-    n_visible: int = 88
+class RNNRBMConfig(RecurrentConfig):
     n_hidden: int = 100      # RBM hidden units
-    n_recurrent: int = 150   # RNN state size
-    cell: str = "rnn"        # 'rnn' as in BL 2012; 'lstm' / 'gru' variants
-    n_layers: int = 1
-    dropout: float = 0.0
     cd_k: int = 25           # Gibbs steps of CD-k in training
     init_std: float = 0.01
     ais_chains: int = 50     # AIS effort for evaluation (per time step)
@@ -38,23 +33,15 @@ class RNNRBMConfig:
     gibbs_eval: int = 100    # Gibbs steps per sample for frame accuracy and generation
 
 
-class RNNRBM(SequenceModel):
+class RNNRBM(RecurrentBiases):
     accuracy_samples = 20  # each sample is a Gibbs chain
 
     def __init__(self, cfg: RNNRBMConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.rnn = Recurrence(cfg.n_visible, cfg.n_recurrent, cfg.cell, cfg.n_layers, cfg.dropout)
-        self.to_b = nn.Linear(cfg.n_recurrent, cfg.n_visible)  # b_t = b + W_ub u_t
-        self.to_c = nn.Linear(cfg.n_recurrent, cfg.n_hidden)   # c_t = c + W_uc u_t
+        super().__init__(cfg)  # the recurrence and the bias maps (base.RecurrentBiases)
         self.W = nn.Parameter(torch.randn(cfg.n_hidden, cfg.n_visible) * cfg.init_std)  # (H, 88)
         self.exact = cfg.n_hidden <= 20  # 2^20 hidden configurations: log Z_t summed exactly
         self.uses_ais = not self.exact
         self.method = "exact" if self.exact else "AIS"
-
-    def biases(self, x):
-        u, _ = self.rnn(x)                 # (B, T, R), one call over all T
-        return self.to_b(u), self.to_c(u)  # (B, T, 88), (B, T, H)
 
     def training_loss(self, x, mask):
         b, c = self.biases(x)
