@@ -112,6 +112,11 @@ def _load_data(args, semantics: str = "sounding"):
     if semantics != "sounding":
         kw["semantics"] = semantics
     ds = load_dataset(args.dataset, args.path, **kw)
+    if getattr(ds, "skipped", None):  # reported, never silently dropped
+        first = ds.skipped[0]
+        more = f" and {len(ds.skipped) - 1} more (`musicgen data stats` lists them)" \
+            if len(ds.skipped) > 1 else ""
+        print(f"musicgen: note: skipped {first.file}: {first.reason}{more}", file=sys.stderr)
     info = {"dataset": args.dataset, "path": args.path, "semantics": semantics,
             **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
     return ds, info

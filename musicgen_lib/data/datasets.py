@@ -45,7 +45,7 @@ DATASETS = ("chorales", "jsb", "piano-midi-de", "midi")
 SPLITS = ("train", "valid", "test")
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat
 #: Bumped whenever parsing changes, so old cache files are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: rolls over MAX_ROLL_STEPS are skipped, not made
 
 
 @dataclass
