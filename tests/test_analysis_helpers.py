@@ -132,3 +132,18 @@ def test_keys_does_not_import_harmony_and_modules_stay_short():
     assert "harmony" not in imported and not any(m and m.endswith(".harmony") for m in imported)
     for f in ANALYSIS.glob("*.py"):
         assert len(f.read_text(encoding="utf-8").splitlines()) < 400, f.name
+
+
+def test_key_scores_of_a_decoder():
+    """Precision, recall, F1 and lost classes on a hand-made frame (notebook 07)."""
+    from musicgen_lib.analysis.decoding import key_scores
+
+    true = np.zeros((1, 88))
+    true[0, [39, 43, 46]] = 1               # C4 E4 G4
+    pred = np.zeros((1, 88))
+    pred[0, [39, 55]] = 1                   # C4 (right), E5 (right class, wrong octave)
+    classes = np.zeros((1, 12))
+    classes[0, [0, 4, 7]] = 1               # C, E, G asked for: G got no key
+    s = key_scores(pred, true, classes)
+    assert s["precision"] == 0.5 and s["recall"] == 1 / 3
+    assert s["f1"] == pytest.approx(0.4) and s["lost"] == pytest.approx(1 / 3)
