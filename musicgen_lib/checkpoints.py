@@ -147,6 +147,23 @@ def read_log(path) -> dict:
         raise CheckpointError(f"{path}: a cell of the training log is not a number ({e})") from None
 
 
+def log_summary(log: dict) -> dict:
+    """Where a run's validation loss was lowest and how both losses went on after it, from a
+    log as :func:`read_log` gives it: ``best_step``, ``best_valid``, ``train_at_best`` (the
+    training loss logged at that validation), ``last_step``, ``last_valid``, ``last_train``,
+    ``valid_rise`` (last minus best validation loss: > 0 when it got worse) and ``gap`` (last
+    validation minus last training loss: how much better the model does on its training
+    windows than on held-out pieces). Floats; the steps as ints.
+
+    Notebook: 08_training_and_samples."""
+    valid, train, steps = log["valid_nll"], log["train_loss"], log["step"]
+    best = int(np.nanargmin(valid))
+    return {"best_step": int(steps[best]), "best_valid": float(valid[best]),
+            "train_at_best": float(train[best]), "last_step": int(steps[-1]),
+            "last_valid": float(valid[-1]), "last_train": float(train[-1]),
+            "valid_rise": float(valid[-1] - valid[best]), "gap": float(valid[-1] - train[-1])}
+
+
 def run_steps_per_beat(config: dict) -> int:
     """The time grid (steps per beat) of a training run from its ``config.json`` dict: the
     ``steps_per_beat`` of its data, or the JSB ``resolution`` it was trained at (``quarter``:

@@ -307,7 +307,7 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             v = validate(float(np.mean(st.losses)))
             st.losses = []
             if bar is not None:
-                bar.set_postfix(valid=f"{v:.3f}", best=f"{st['best_valid']:.3f}")
+                bar.set_postfix(valid=f"{v:.3f}", best=f"{st.best_valid:.3f}")
             if st.bad >= cfg.patience:
                 st.finished = "early_stopping"
             elif cfg.max_minutes and st.time_s > 60 * cfg.max_minutes:

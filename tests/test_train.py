@@ -263,3 +263,13 @@ def test_init_starts_from_a_trained_run(tmp_path):
         train(wider, rolls(10, 1), rolls(3, 2), cfg, tmp_path / "wider", progress=False)
     with pytest.raises(Exception, match="init must be str"):
         make_train_config({"init": 3})
+
+
+def test_training_with_the_progress_bar_shows_the_validations(tmp_path, capsys):
+    """The bar (tqdm, on stderr) is updated at every validation with the best loss so far."""
+    torch.manual_seed(0)
+    m = build("lstm", TINY["lstm"])
+    cfg = TrainConfig(max_steps=4, valid_every=2, batch_size=4)
+    res = train(m, rolls(10, 1), rolls(3, 2), cfg, tmp_path / "r", progress=True)
+    err = capsys.readouterr().err
+    assert res.step == 4 and f"best={res.best_valid:.3f}" in err

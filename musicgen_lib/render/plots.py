@@ -270,6 +270,28 @@ def plot_metric_distributions(table, metrics=None, order=None, axes=None, ncols:
     return axes[:len(metrics)]
 
 
+def plot_training_curve(log, ax=None, *, label: str = "", mark_best: bool = True):
+    """A run's training (dashed) and validation (solid) losses against the optimiser step, from
+    a log as :func:`musicgen_lib.checkpoints.read_log` reads it, with a dotted line at the
+    best validation. Returns the axes.
+
+    Notebook: 08_training_and_samples."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.4))
+    prefix = f"{label}: " if label else ""
+    line, = ax.plot(log["step"], log["valid_nll"], marker="o", ms=3, label=f"{prefix}validation")
+    ax.plot(log["step"], log["train_loss"], ls="--", color=line.get_color(),
+            label=f"{prefix}training")
+    if mark_best:
+        best = int(np.nanargmin(log["valid_nll"]))
+        ax.axvline(log["step"][best], color="0.5", ls=":", lw=1)
+    ax.set_xlabel("iteration")
+    ax.legend()
+    return ax
+
+
 def plot_live_curve(live, committed, axes=None, *, live_label: str = "this run, live",
                     committed_label: str = "committed run", logx: bool = False):
     """A short training run's losses drawn over the committed full run's, on the same axes.
