@@ -147,3 +147,27 @@ def test_key_scores_of_a_decoder():
     s = key_scores(pred, true, classes)
     assert s["precision"] == 0.5 and s["recall"] == 1 / 3
     assert s["f1"] == pytest.approx(0.4) and s["lost"] == pytest.approx(1 / 3)
+
+
+def test_triad_kind():
+    from musicgen_lib.analysis.harmony import triad_kind
+
+    assert triad_kind([5, 9, 0]) == "major"        # F A C (the thesis' Fig. 15)
+    assert triad_kind([2, 5, 9]) == "minor"        # D F A
+    assert triad_kind([2, 5, 7]) is None           # D F G (our Fig. 15 before)
+    assert triad_kind([0, 4, 7, 10]) is None and triad_kind([0, 12, 4, 7]) == "major"
+
+
+def test_silence_after_the_first_voice():
+    from musicgen_lib.analysis.voices import silence_after_first
+
+    # 4 steps, 2 voices: decisions (play c / ban c+12) and the classes that sound
+    d = np.array([[0, 13], [12, 14], [12, 1], [2, 15]])
+    x = np.zeros((4, 12), int)
+    x[0, 0] = x[2, 1] = x[3, 2] = 1
+    s = silence_after_first(d, x)
+    # voice 1 silent at steps 1, 2; nobody plays at step 1 only
+    assert s["first_silent"] == 0.5 and s["after_first_silent"] == 0.5
+    assert s["no_voice_plays"] == 0.25
+    # voice 2 silent at steps 0, 1, 3: nobody plays at step 1 -> 1/3
+    assert s["after_other_silent"] == pytest.approx(1 / 3)

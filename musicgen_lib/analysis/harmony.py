@@ -36,7 +36,7 @@ __all__ = [
     "window_starts", "window_pc_weights", "key_scores", "best_path", "window_keys",
     "global_key", "step_keys", "out_of_key", "key_changes",
     # chords and the report of one piece
-    "ChordConfig", "transitions", "is_tertian", "roman_figure", "chord_pitches", "chord_label",
+    "ChordConfig", "transitions", "is_tertian", "triad_kind", "roman_figure", "chord_pitches", "chord_label",
     "chord_labels", "chordify_labels", "HarmonyAnalysis", "onsets_of", "analyze_harmony",
 ]
 
@@ -114,6 +114,23 @@ def is_tertian(pcs) -> bool:
     """Whether a set of pitch classes is a triad or a seventh chord (in any inversion)."""
     pcs = {p % 12 for p in pcs}
     return any(frozenset((p - r) % 12 for p in pcs) in _TERTIAN for r in pcs)
+
+
+def triad_kind(pcs) -> str | None:
+    """``"major"`` or ``"minor"`` when the pitch classes are exactly a major or minor triad (in
+    any inversion, doublings folded), else None.
+
+    Notebook: 06_voice_sampler."""
+    pcs = {int(p) % 12 for p in pcs}
+    if len(pcs) != 3:
+        return None
+    for root in pcs:
+        shape = {(p - root) % 12 for p in pcs}
+        if shape == {0, 4, 7}:
+            return "major"
+        if shape == {0, 3, 7}:
+            return "minor"
+    return None
 
 
 @lru_cache(maxsize=20000)

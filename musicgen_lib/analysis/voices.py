@@ -31,3 +31,29 @@ def plays_per_voice(decisions, x) -> tuple:
     bans = d >= 12
     axes = tuple(range(d.ndim - 1))
     return plays.mean(axes), bans.mean(axes)
+
+
+def silence_after_first(decisions, x) -> dict:
+    """The thesis' observation (§7.4) that when the first voice adds no note, the later ones
+    do not either: of the steps on which voice 1 plays no sounding note, the share on which
+    no voice does (``after_first_silent``), beside that share over all steps
+    (``no_voice_plays``), the share of steps on which voice 1 is silent (``first_silent``),
+    and, for comparison, the share of steps with no play among the steps on which some other
+    single voice is silent (``after_other_silent``: its mean over voices 2..V). Arrays as
+    for :func:`plays_per_voice`; floats (nan where a condition never holds).
+
+    Notebook: 06_voice_sampler."""
+    d = np.asarray(decisions)
+    x = np.asarray(x)
+    plays = (d < 12) & np.take_along_axis(x, np.minimum(d, 11), axis=-1).astype(bool)
+    silent = ~plays                                     # (..., V): the voice added no note
+    nobody = ~plays.any(-1)                             # (...): no voice did
+
+    def share(where):
+        return float(nobody[where].mean()) if where.any() else float("nan")
+
+    others = [share(silent[..., v]) for v in range(1, d.shape[-1])]
+    return {"after_first_silent": share(silent[..., 0]), "no_voice_plays": float(nobody.mean()),
+            "first_silent": float(silent[..., 0].mean()),
+            "after_other_silent": float(np.nanmean(others)) if others else float("nan")}
+
