@@ -171,3 +171,30 @@ def test_silence_after_the_first_voice():
     assert s["no_voice_plays"] == 0.25
     # voice 2 silent at steps 0, 1, 3: nobody plays at step 1 -> 1/3
     assert s["after_other_silent"] == pytest.approx(1 / 3)
+
+
+def test_rhythm_of_an_onset_roll():
+    from musicgen_lib.analysis.rhythm import inter_onset_intervals, ioi_shares, pattern_shares
+
+    o = np.zeros((16, 88), int)
+    o[[0, 1, 3, 4, 7, 12], 40] = 1            # beats: x x . x | x . . x | . . . . | x . . .
+    assert inter_onset_intervals(o).tolist() == [1, 2, 1, 3, 5]
+    s = ioi_shares([o])
+    assert s["1"] == 0.4 and s["2"] == 0.2 and s["3"] == 0.2 and s["4"] == 0 and s[">4"] == 0.2
+    p = pattern_shares([o])
+    assert p["x x . x"] == 1 / 3 and p["x . . x"] == 1 / 3 and p["x x x x"] == 0
+
+
+def test_what_a_continuation_keeps_of_its_prime():
+    from musicgen_lib.analysis.prime import density_kept, key_kept, same_scale
+
+    assert same_scale(0, 21) and same_scale(0, 0) and not same_scale(0, 7)  # C = a minor
+    c_major = np.zeros((16, 88), int)
+    c_major[::4, [39, 43, 46]] = 1                 # C E G on every beat
+    g_major = np.zeros((16, 88), int)
+    g_major[::2, [46, 50, 53]] = 1                 # G B D on every eighth
+    primes, conts = [c_major, g_major], [c_major, g_major]
+    k = key_kept(primes, conts, steps=16)
+    assert k == {"matched": 1.0, "shuffled": 0.0, "pairs": 2}
+    d = density_kept(primes, conts, steps=16)
+    assert d["matched"] == 0 and d["shuffled"] == 0.25
