@@ -82,8 +82,8 @@ def load_trained(folder, which: str = "model.pt"):
     ``model.pt`` (or ``checkpoint.pt``, whose ``model`` entry is used). Raises
     CheckpointError if unusable.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 06_voice_sampler,, 09_harmony_analysis.
-    08_training_and_samples, 10_discussion."""
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 06_voice_sampler,
+    08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
@@ -225,9 +225,8 @@ def load_thesis_model(folder=None):
     thesis-model pair) or the author's (:data:`AUTHOR_FILES`, loaded in faithful mode).
     Without a folder, the default model shipped with the package (:data:`DEFAULT`).
 
-    Notebook: 05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples,,
-    09_harmony_analysis.
-    10_discussion."""
+    Notebook: 05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples,
+    09_harmony_analysis, 10_discussion."""
     folder = Path(folder) if folder is not None else find_checkpoint(DEFAULT)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")

@@ -129,7 +129,7 @@ def roll_to_notes(roll: np.ndarray, steps_per_beat: int = 4, semantics: str = "s
 def onset_to_sounding(onset_roll: np.ndarray) -> np.ndarray:
     """The sounding roll heard when an onset roll is played back (thesis' hold mode).
 
-    Notebook: 01_representations, 08_training_and_samples, 10_discussion, 09_harmony_analysis"""
+    Notebook: 01_representations, 08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     notes = roll_to_notes(onset_roll, semantics="onset", steps_per_beat=1, ticks_per_beat=1)
     return notes_to_roll(notes, steps_per_beat=1, n_steps=len(onset_roll))
 
