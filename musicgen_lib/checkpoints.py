@@ -52,9 +52,9 @@ def find_checkpoint(name: str) -> Path:
     ``review-jsb/rnn-rbm``, ``thesis-piano/generator-path``): the package's own first, then
     the checkout's. A :class:`CheckpointError` says where it looked.
 
-    Notebook: 03–11 (every chapter that loads a trained model), 03_rnn_rbm,
-    04_independent_vs_dependent, 05_attention, 06_voice_sampler, 08_training_and_samples,
-    10_discussion"""
+    Notebook: every chapter that loads a trained model — 03_rnn_rbm, 04_independent_vs_dependent,
+    05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples,
+    09_harmony_analysis, 10_discussion."""
     for root in (BUNDLED, CHECKOUT_CHECKPOINTS):
         folder = root / name
         if folder.is_dir():
