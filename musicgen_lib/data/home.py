@@ -76,9 +76,9 @@ def require(name: str, home=None) -> Path:
     """The folder of source ``name`` in the data home; a :class:`DataError` naming the fetch
     command when any of its files is missing.
 
-    Notebook: every chapter that reads data (01, 03–11), 01_representations, 03_rnn_rbm,
+    Notebook: every chapter that reads data — 01_representations, 03_rnn_rbm,
     04_independent_vs_dependent, 05_attention, 06_voice_sampler, 07_octave_decoder,
-    08_training_and_samples, 09_harmony_analysis, 10_discussion"""
+    08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = source_folder(name, home)
     missing = missing_files(name, home)
     if missing:
