@@ -51,7 +51,7 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
     slower). Runs on one thread: the per-step work is tiny, and a second thread only waits
     (on a busy 2-core machine it made sampling 27x slower).
 
-    Notebook: 06_voice_sampler, 08_training_and_samples, 09_harmony_analysis.
+    Notebook: 05_attention, 06_voice_sampler, 08_training_and_samples, 09_harmony_analysis.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

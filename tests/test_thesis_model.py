@@ -47,9 +47,10 @@ def test_vectorised_loss_equals_per_step_reference(cfg):
     torch.testing.assert_close(g_fast, g_slow, rtol=1e-4, atol=1e-6)
 
 
-def test_incremental_state_matches_full_sequence():
+@pytest.mark.parametrize("read_into", ["aggregation", "local", "none"])
+def test_incremental_state_matches_full_sequence(read_into):
     torch.manual_seed(0)
-    model = ThesisGenerator(ThesisConfig())
+    model = ThesisGenerator(ThesisConfig(read_into=read_into))
     hist, x, start = _batch(B=2)
     feats, attention = model.features(hist, x, start[:2])
     step = GeneratorStep(model)
@@ -79,7 +80,8 @@ def test_sampling_gives_binary_frames_with_at_most_v_notes():
 
 
 @pytest.mark.parametrize("config", [ThesisConfig(), ThesisConfig(voice_state="voices", fallback=0.2),
-                                    ThesisConfig(alphabet="note-pause", n_voices=3)])
+                                    ThesisConfig(alphabet="note-pause", n_voices=3),
+                                    ThesisConfig(read_into="local"), ThesisConfig(read_into="none")])
 def test_compiled_step_gives_the_same_samples_as_eager(config):
     """The generation step compiled by TorchScript runs the same kernels in the same order:
     bit-identical samples (decoder with a velocity head, priming, several calls)."""
@@ -466,3 +468,23 @@ def test_path_likelihood_is_unbiased_for_the_sampler_and_trains():
         registry.build("thesis", {**tiny, "loss": "bce"})
     with pytest.raises(Exception, match="play-ban"):
         registry.build("thesis", {**tiny, "alphabet": "note-pause"})
+
+
+def test_the_read_enters_the_layer_the_ablation_names():
+    """§6.3 ablation (notebook 05): where the history read goes, and that "none" ignores the
+    history while the others depend on it."""
+    hist, x, start = _batch(B=2)
+    other = hist.clone()                                         # another history before the
+    other[:, :-1] = torch.roll(hist, 7, dims=1)[:, :-1]          # last frame (x_{t-1} of step 0)
+    sizes = {}
+    for into in ("aggregation", "local", "none"):
+        torch.manual_seed(0)
+        model = ThesisGenerator(ThesisConfig(read_into=into))
+        sizes[into] = (model.local_lstm.input_size, model.aggregation_lstm.input_size)
+        feats, attention = model.features(hist, x, start[:2])
+        moved = not torch.allclose(model.features(other, x, start[:2])[0], feats)
+        assert moved == (into != "none")
+        assert attention.shape[-1] == (0 if into == "none" else 8)
+    assert sizes == {"aggregation": (18, 112), "local": (30, 100), "none": (18, 100)}
+    with pytest.raises(ValueError, match="read_into"):
+        ThesisGenerator(ThesisConfig(read_into="first"))

@@ -7,6 +7,11 @@ Step t reads ``[x_{t-1} (12), time bits (6)]``:
 * ``local_lstm``       LSTM(18 -> 100)                 local context
 * ``history_reader``   LSTM(18 -> 100) + softmax(8)    reads sum_k w_k x_{t-lag_k}   (12)
 * ``aggregation_lstm`` LSTM(100 + 12 -> 130)           the read enters the 2nd layer
+
+``read_into`` (the §6.3 ablation of notebook 05): ``"aggregation"`` as above; ``"local"``
+feeds the read to the first layer instead (``local_lstm`` LSTM(18 + 12 -> 100),
+``aggregation_lstm`` LSTM(100 -> 130)); ``"none"`` reads nothing (no attention: the reader is
+built, so that its lags still size the history, but never run).
 * ``sampler``          5 voices, LSTM(130 + 24 -> 100) + Linear(100 -> 24)
 
 With teacher forcing every LSTM runs as one full-sequence call; only the 5 voices loop.
@@ -44,6 +49,10 @@ from .history_reader import THESIS_LAGS, HistoryReader
 from .voice_sampler import VoiceSampler
 
 
+#: Where the history read can enter the main module (ThesisConfig.read_into).
+READ_INTO = ("aggregation", "local", "none")
+
+
 @dataclass
 class ThesisConfig:
     """Sizes (thesis defaults) and the behaviours where the author's code and a corrected
@@ -64,6 +73,8 @@ class ThesisConfig:
     time_from_piece: bool = True  # count from the piece's start, not the fragment's
     semantics: str = "onset"  # piano-roll semantics of the frames (the author's hold_mode)
     alphabet: str = "play-ban"  # the voices' decisions; "note-pause": the §6.4 ablation
+    read_into: str = "aggregation"  # the layer the history read enters: "aggregation" (the
+    #                                  thesis), "local" (the first) or "none" (no attention)
     fallback: float = 0.0  # probability that a frame is drawn uniformly from the 2**12 class
     #                        sets instead of by the voices (whose states then stand still):
     #                        not trained; it gives frames with more classes than voices a
@@ -87,10 +98,14 @@ class ThesisGenerator(nn.Module):
     def __init__(self, config: ThesisConfig = ThesisConfig()):
         super().__init__()
         c = self.cfg = config
+        if c.read_into not in READ_INTO:
+            raise ValueError(f"read_into must be one of {', '.join(READ_INTO)}, not {c.read_into!r}")
         inp = c.n_classes + c.time_bits
-        self.local_lstm = nn.LSTM(inp, c.local_size, batch_first=True)
+        into_local = c.n_classes if c.read_into == "local" else 0
+        into_aggregation = c.n_classes if c.read_into == "aggregation" else 0
+        self.local_lstm = nn.LSTM(inp + into_local, c.local_size, batch_first=True)
         self.history_reader = HistoryReader(inp, c.reader_size, c.lags)
-        self.aggregation_lstm = nn.LSTM(c.local_size + c.n_classes, c.aggregation_size,
+        self.aggregation_lstm = nn.LSTM(c.local_size + into_aggregation, c.aggregation_size,
                                         batch_first=True)
         self.sampler = VoiceSampler(c.aggregation_size, c.voice_size, c.n_voices, c.n_classes,
                                     c.voice_state, c.alphabet)
@@ -136,9 +151,18 @@ class ThesisGenerator(nn.Module):
         T, P = x.shape[1], self.history_size
         frames = torch.cat([history[:, -P:], x], 1).float()[..., self.to_model]  # (B, P+T, 12)
         inp = self.inputs(frames[:, P - 1:P - 1 + T], start)  # x_{t-1} and the time: (B, T, 18)
-        local, _ = self.local_lstm(inp)  # (B, T, 100)
+        into = self.cfg.read_into
+        if into == "none":
+            local, _ = self.local_lstm(inp)  # (B, T, 100)
+            agg, _ = self.aggregation_lstm(local)  # (B, T, 130)
+            return agg, inp.new_zeros(inp.shape[0], T, 0)
         read, attention, _ = self.history_reader(inp, frames)  # (B, T, 12), (B, T, L)
-        agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)
+        if into == "local":
+            local, _ = self.local_lstm(torch.cat([inp, read], -1))  # (B, T, 100)
+            agg, _ = self.aggregation_lstm(local)  # (B, T, 130)
+        else:
+            local, _ = self.local_lstm(inp)  # (B, T, 100)
+            agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)
         return agg, attention
 
     def forward(self, history, x, start=None, rng=None, noise=None):

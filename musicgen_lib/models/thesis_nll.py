@@ -52,6 +52,8 @@ def log_likelihood(model, history, x, start=None, particles: int = 16, seed: int
     var (B, T): each step's estimator variance by the delta method, var(w) / (K mean(w)^2)).
     Impossible frames contribute 0 and are skipped by the particles; with the model's
     ``fallback`` > 0 no frame is impossible (see the module's docstring).
+
+    Notebook: 05_attention.
     """
     g = torch.Generator(device=x.device).manual_seed(seed)
     s = model.sampler

@@ -47,6 +47,8 @@ class ThesisGeneratorModelConfig:
     alphabet: str = "play-ban"  # "note-pause": the collapsing variant of thesis §6.4
     history_kept: int = 0  # history frames the model is shown in training (0: all); 32 repeats
     #                        the author's fragment loop, which zeroed the older ones
+    read_into: str = "aggregation"  # the layer the history read enters ("local", "none":
+    #                                  the §6.3 ablations of notebook 05; ThesisConfig)
     fallback: float = 0.0  # share of frames drawn uniformly instead of by the voices
     #                        (ThesisConfig.fallback; not trained, so it may be set afterwards)
     loss: str = "surrogate"  # "surrogate": the thesis' BCE of approximate marginals; "path":

@@ -51,6 +51,7 @@ class GeneratorStep(nn.Module):
         self.fallback = float(c.fallback)
         self.period, self.time_shift = 2 ** c.time_bits, int(c.time_of_input)
         self.P = generator.history_size
+        self.read_into = c.read_into  # "aggregation", "local" or "none" (ThesisConfig)
         self.sizes = [c.local_size, c.reader_size, c.aggregation_size]
         self.local = _weights(generator.local_lstm)
         self.reader = _weights(generator.history_reader.read_lstm)
@@ -107,11 +108,17 @@ class GeneratorStep(nn.Module):
         history = state["ring"][:, pos:pos + self.P]  # (B, P, 12), oldest first
         t = state["t"] - self.time_shift
         inp = torch.cat([history[:, -1], self.time_codes[t % self.period]], -1)  # (B, 18)
-        local = self._lstm(inp, state, "local", self.local)  # (B, 100)
+        if self.read_into == "none":
+            local = self._lstm(inp, state, "local", self.local)  # (B, 100)
+            return self._lstm(local, state, "aggregation", self.aggregation), inp.new_zeros(inp.shape[0], 0)
         control = self._lstm(inp, state, "reader", self.reader)  # (B, 100)
         weights = torch.softmax(F.linear(control, self.read_linear[0], self.read_linear[1]), -1)
         past = history[:, self.lag_rows]  # (B, L, 12): x_{t - lags[k]}
         read = torch.bmm(weights[:, None], past.to(weights.dtype))[:, 0]  # (B, 12)
+        if self.read_into == "local":
+            local = self._lstm(torch.cat([inp, read], -1), state, "local", self.local)  # (B, 100)
+            return self._lstm(local, state, "aggregation", self.aggregation), weights
+        local = self._lstm(inp, state, "local", self.local)  # (B, 100)
         return self._lstm(torch.cat([local, read], -1), state, "aggregation", self.aggregation), \
             weights
 
