@@ -82,7 +82,7 @@ def load_trained(folder, which: str = "model.pt"):
     ``model.pt`` (or ``checkpoint.pt``, whose ``model`` entry is used). Raises
     CheckpointError if unusable.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 06_voice_sampler,
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 05_attention, 06_voice_sampler,
     08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -128,7 +128,7 @@ def read_log(path) -> dict:
     the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
     Raises CheckpointError for a missing or unreadable log.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 08_training_and_samples."""
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 05_attention, 08_training_and_samples."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.csv"
@@ -155,7 +155,7 @@ def log_summary(log: dict) -> dict:
     validation minus last training loss: how much better the model does on its training
     windows than on held-out pieces). Floats; the steps as ints.
 
-    Notebook: 08_training_and_samples."""
+    Notebook: 05_attention, 08_training_and_samples."""
     valid, train, steps = log["valid_nll"], log["train_loss"], log["step"]
     best = int(np.nanargmin(valid))
     return {"best_step": int(steps[best]), "best_valid": float(valid[best]),

@@ -247,3 +247,17 @@ def test_melody_alone_rate():
     onsets[3, 40] = 1                    # an inner voice moves: not the top
     assert melody_alone_rate(roll, onsets) == 1 / 3
     assert np.isnan(melody_alone_rate(np.zeros((3, 88)), np.zeros((3, 88))))
+
+
+def test_transition_matrix_keeps_the_most_frequent_items_and_normalises():
+    from collections import Counter
+
+    from musicgen_lib.analysis.harmony import transition_matrix
+    counts = Counter({("I", "V"): 3, ("V", "I"): 2, ("I", "IV"): 1, ("ii", "V"): 1})
+    labels, m = transition_matrix(counts, top=3)
+    assert labels == ["I", "V", "IV"]                     # 6, 6 (ties by name), 1 — "ii" left out
+    np.testing.assert_allclose(m, [[0, 0.75, 0.25], [1, 0, 0], [0, 0, 0]])
+    labels, m = transition_matrix(counts, top=4, normalize="all")
+    assert m.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="normalize"):
+        transition_matrix(counts, normalize="col")

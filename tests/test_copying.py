@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from musicgen_lib.analysis.copying import (copy_lengths, copy_survival, empirical_survival,
-                                           repeat_positions)
+                                           repeat_positions, repetition_by_lag)
 
 
 def _frames(seq):
@@ -65,3 +65,11 @@ def test_free_copies_follow_the_teacher_forced_survival():
                 break
     emp = empirical_survival(copy_lengths(samples, lag, lag), T)
     np.testing.assert_allclose(emp, copy_survival(np.log(np.full(T, p))), atol=0.03)
+
+
+def test_repetition_by_lag_counts_sounding_frames_equal_to_their_past():
+    x = _frames([{0}, {4}, {0}, {4}, set(), set(), {0}, {7}])
+    # lag 2: steps 2, 3 repeat; 6 ({0}) != 4 (silent), 7 != 5; silent steps 4, 5 do not count
+    np.testing.assert_allclose(repetition_by_lag([x], [2, 4]), [2 / 4, 1 / 2])
+    np.testing.assert_allclose(repetition_by_lag([x, x], [2]), [0.5])
+    assert repetition_by_lag([np.zeros((8, 12))], [2]).tolist() == [0.0]

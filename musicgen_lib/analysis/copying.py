@@ -78,3 +78,22 @@ def empirical_survival(lengths, horizon: int) -> np.ndarray:
     Notebook: 05_attention."""
     lengths = np.asarray(lengths).ravel()
     return (lengths[None] >= np.arange(horizon + 1)[:, None]).mean(1)
+
+
+def repetition_by_lag(sequences, lags) -> np.ndarray:
+    """``(len(lags),)``: over ``sequences`` (an iterable of ``(T, 12)`` frames), the share of
+    steps ``t`` whose frame equals the frame ``t - h`` exactly, for each lag ``h`` — over the
+    steps that sound (silence equal to silence is no repeat).
+
+    Notebook: 05_attention."""
+    sequences = [np.asarray(x).astype(bool) for x in sequences]
+    out = []
+    for h in lags:
+        same = n = 0
+        for x in sequences:
+            a, b = x[h:], x[:-h]
+            on = a.any(-1)
+            same += int((a == b).all(-1)[on].sum())
+            n += int(on.sum())
+        out.append(same / max(n, 1))
+    return np.array(out)

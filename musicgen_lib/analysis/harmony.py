@@ -65,6 +65,33 @@ def transitions(sequence, skip=("", None)) -> Counter:
     return Counter((a, b) for a, b in zip(seq, seq[1:]) if a != b)
 
 
+def transition_matrix(counts, top: int = 12, normalize: str = "row"):
+    """The ``top`` most frequent items of a transition Counter (:func:`transitions`), by
+    transitions in or out, and the ``(top, top)`` matrix between them: row = from, column =
+    to. ``normalize="row"``: each cell is the share of the row's transitions among these items
+    (where the harmony goes next, given where it is); ``"all"``: the share of all transitions.
+    Returns ``(labels, matrix)``.
+
+    Notebook: 09_harmony_analysis."""
+    if normalize not in ("row", "all"):
+        raise ValueError("normalize must be 'row' or 'all'")
+    totals = Counter()
+    for (a, b), n in counts.items():
+        totals[a] += n
+        totals[b] += n
+    labels = [x for x, _ in sorted(totals.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]]
+    idx = {x: i for i, x in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)))
+    for (a, b), n in counts.items():
+        if a in idx and b in idx:
+            m[idx[a], idx[b]] = n
+    if normalize == "row":
+        m /= np.maximum(m.sum(axis=1, keepdims=True), 1)
+    else:
+        m /= max(sum(counts.values()), 1)
+    return labels, m
+
+
 # ---------------------------------------------------------------- chords
 
 #: Spellings tried for each pitch class relative to the tonic (the first is preferred):

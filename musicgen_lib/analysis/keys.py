@@ -130,7 +130,9 @@ def key_profiles(profile: str = "krumhansl") -> np.ndarray:
 
 
 def scale_pcs(k: int, minor_scale: str = "natural") -> tuple:
-    """The 7 pitch classes key ``k`` puts in force (empty for ``NO_KEY``)."""
+    """The 7 pitch classes key ``k`` puts in force (empty for ``NO_KEY``).
+
+    Notebook: 09_harmony_analysis."""
     if k < 0:
         return ()
     steps = SCALES["major"] if k < 12 else SCALES[minor_scale]

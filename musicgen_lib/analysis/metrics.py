@@ -113,7 +113,9 @@ HEADLINE_METRICS = {
 def pitch_class_entropy(roll, window: int = 16, hop: int = 16) -> np.ndarray:
     """``(W,)`` Shannon entropy in bits of each window's duration-weighted pitch-class
     distribution; nan for a silent window. 0 for one class, log2(12) ≈ 3.585 for all
-    twelve equally."""
+    twelve equally.
+
+    Notebook: 09_harmony_analysis."""
     w = window_pc_weights(roll, window, hop)                      # (W, 12)
     total = w.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

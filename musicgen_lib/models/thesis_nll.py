@@ -118,7 +118,7 @@ def nll_per_step(model, batches, particles: int = 16, runs: int = 3, seed: int =
     """Mean NLL per possible frame over ``batches`` (iterable of (history, x, start)),
     repeated ``runs`` times with different seeds for the spread.
 
-    Notebook: 08_training_and_samples."""
+    Notebook: 05_attention, 08_training_and_samples."""
     batches = list(batches)
     per_run = []
     steps = impossible = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..analysis.harmony import transition_matrix
 from ..data.midi import LOWEST_KEY
 from ..data.octave import PITCH_CLASS_NAMES
 
@@ -171,22 +172,7 @@ def plot_transitions(counts, ax=None, top: int = 12, title: str | None = None,
     Notebook: 09_harmony_analysis."""
     import matplotlib.pyplot as plt
 
-    if normalize not in ("row", "all"):
-        raise ValueError("normalize must be 'row' or 'all'")
-    totals = {}
-    for (a, b), n in counts.items():
-        totals[a] = totals.get(a, 0) + n
-        totals[b] = totals.get(b, 0) + n
-    labels = [x for x, _ in sorted(totals.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]]
-    idx = {x: i for i, x in enumerate(labels)}
-    m = np.zeros((len(labels), len(labels)))
-    for (a, b), n in counts.items():
-        if a in idx and b in idx:
-            m[idx[a], idx[b]] = n
-    if normalize == "row":
-        m /= np.maximum(m.sum(axis=1, keepdims=True), 1)
-    else:
-        m /= max(sum(counts.values()), 1)
+    labels, m = transition_matrix(counts, top, normalize)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4.4))
     ax.imshow(m, cmap=cmap, interpolation="nearest", vmin=0)
