@@ -44,7 +44,7 @@ DEFAULT = "thesis-chorales"
 #: The thesis author's published weights (generator, decoder), as in his reference folder.
 AUTHOR_FILES = ("greats-model.pt", "greats-decoder.pt")
 #: Reviewed models that have a ``generate`` (the thesis model in the engine does not).
-REVIEW_MODELS = ("lstm", "rbm", "rnn-rbm", "rnn-nade", "mixture")
+REVIEW_MODELS = ("lstm", "rbm", "rnn-rbm", "rnn-nade", "mixture", "biaxial")
 
 
 def find_checkpoint(name: str) -> Path:

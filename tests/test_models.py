@@ -116,7 +116,8 @@ def test_nade_vectorised_matches_loop_and_is_normalised():
 SMALL = {"lstm": {"n_visible": 5, "n_hidden": 8}, "rbm": {"n_visible": 5, "n_hidden": 4},
          "rnn-rbm": {"n_visible": 5, "n_hidden": 4, "n_recurrent": 8},
          "rnn-nade": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8},
-         "mixture": {"n_members": 2, "member_config": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8}}}
+         "mixture": {"n_members": 2, "member_config": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8}},
+         "biaxial": {"n_visible": 5, "window": 2, "n_time": 6, "n_note": 5, "note_window": 2}}
 
 
 # The reviewed models over 88 keys; the thesis model's halves are tested in
@@ -136,7 +137,7 @@ def test_conditionals_are_normalised(name):
     assert (var == 0).all()
 
 
-@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade", "mixture"])
+@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade", "mixture", "biaxial"])
 def test_causal_and_padding_invariant(name):
     torch.manual_seed(0)
     m = build(name, SMALL[name]).eval()
@@ -154,7 +155,8 @@ def test_causal_and_padding_invariant(name):
 @pytest.mark.parametrize("name", REVIEW_MODELS)
 def test_train_step_generate_and_accuracy(name):
     torch.manual_seed(0)
-    m = build(name, {"member_config": {"n_hidden": 12}} if name == "mixture" else {"n_hidden": 12})
+    m = build(name, {"member_config": {"n_hidden": 12}} if name == "mixture"
+              else {"n_time": 12, "n_note": 8} if name == "biaxial" else {"n_hidden": 12})
     x = (torch.rand(2, 5, 88) < 0.05).float()
     mask = torch.ones(2, 5, dtype=torch.bool)
     loss, stats = m.training_loss(x, mask)

@@ -1,7 +1,7 @@
 """The reviewed sequence models over 88-key piano rolls (thesis §4-5) and their registry.
 
 rbm -> notebooks/02_tools.ipynb; rnn_rbm -> notebooks/03_rnn_rbm.ipynb;
-lstm_bernoulli, rnn_nade -> notebooks/04_independent_vs_dependent.ipynb.
+lstm_bernoulli, rnn_nade, biaxial -> notebooks/04_independent_vs_dependent.ipynb.
 """
 from .base import Recurrence, SequenceModel, StepStats
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig

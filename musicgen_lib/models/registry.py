@@ -11,6 +11,7 @@ import json
 from ..configs import from_dict, read_json
 from ..errors import ConfigError
 from ..files import atomic_write_bytes
+from .biaxial import Biaxial, BiaxialConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .mixture import Mixture, MixtureConfig
 from .octave_decoder import DecoderConfig
@@ -25,6 +26,7 @@ MODELS = {
     "rnn-rbm": (RNNRBM, RNNRBMConfig),               # Boulanger-Lewandowski et al. 2012
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
+    "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
     #                                                                voices (12-dim)
     "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder
