@@ -12,16 +12,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .data.midi import N_KEYS
 from .data.octave import compress
 from .models.octave_decoder import OctaveDecoder
 from .models.thesis import ThesisGenerator
-from .models.thesis_step import DecoderStep, GeneratorStep, SamplingLoop, compiled
+from .models.thesis_step import DecoderStep, GeneratorStep, KeysAsFrames, SamplingLoop, compiled
 
 
 @dataclass
 class Sample:
     """Generated music: ``roll`` (B, T, 88) 0/1 and ``velocity`` (B, T, 88) 0..127 in the
-    model's semantics; ``x`` (B, T, 12) the sampled pitch classes; ``attention`` (B, T, L)."""
+    model's semantics; ``x`` (B, T, 12) the sampled pitch classes (for a generator over the
+    88 keys, the keys: ``roll`` again); ``attention`` (B, T, L)."""
 
     roll: np.ndarray
     velocity: np.ndarray
@@ -34,7 +36,7 @@ class Sample:
     decision_probs: np.ndarray = None
 
 
-def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: int = 256,
+def generate(generator: ThesisGenerator, decoder: OctaveDecoder | None, prime, steps: int = 256,
              temperature: float = 1.0, seed: int = 0, start=None, progress: bool = False,
              gibbs_steps: int | None = None, script: bool = True) -> Sample:
     """Continue ``prime`` (B, n, 88) by ``steps`` new frames.
@@ -48,8 +50,11 @@ def generate(generator: ThesisGenerator, decoder: OctaveDecoder, prime, steps: i
     its LSTMs run over them); the decoder's LSTMs read the prime too, and its Gibbs chain
     starts from the previous decoded frame. The steps run compiled by TorchScript
     (models/thesis_step.py; ``script=False``: the same code eagerly, the same samples,
-    slower). Runs on one thread: the per-step work is tiny, and a second thread only waits
-    (on a busy 2-core machine it made sampling 27x slower).
+    slower). A generator over the 88 keys themselves (``n_classes`` 88, the §6.2 ablation)
+    takes ``decoder=None``: its frames are the keys, with velocity 0 (the default velocity,
+    as from a decoder without a velocity head). Runs on one thread: the per-step work is
+    tiny, and a second thread only waits (on a busy 2-core machine it made sampling 27x
+    slower).
 
     Notebook: 05_attention, 06_voice_sampler, 08_training_and_samples, 09_harmony_analysis.
     """
@@ -72,13 +77,21 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
     if y_prime.ndim == 2:
         y_prime = y_prime[None]
     B, n, _ = y_prime.shape
-    x_prime = compress(y_prime)
-    loop = SamplingLoop(GeneratorStep(generator), DecoderStep(decoder, gibbs_steps))
+    N = generator.cfg.n_classes
+    if (decoder is None) != (N == N_KEYS):
+        raise ValueError(f"a generator over {N} classes needs an octave decoder" if decoder is None
+                         else f"a generator over the {N} keys takes no octave decoder")
+    if decoder is None:  # the frames are the keys
+        x_prime, loop, dstate = y_prime, SamplingLoop(GeneratorStep(generator), KeysAsFrames()), {}
+    else:
+        x_prime = compress(y_prime)
+        loop = SamplingLoop(GeneratorStep(generator), DecoderStep(decoder, gibbs_steps))
     if script:
         loop = compiled(loop)
-    state = loop.generator.init_state(x_prime.new_zeros(B, generator.history_size, 12), start)
+    state = loop.generator.init_state(x_prime.new_zeros(B, generator.history_size, N), start)
     state = loop.generator.prime(state, x_prime, rng)
-    dstate = decoder.prime(y_prime)
+    if decoder is not None:
+        dstate = decoder.prime(y_prime)
     # in chunks for the progress bar; one chunk's outputs are stacked over its steps
     chunk = 16 if progress else steps
     bar = None
@@ -98,8 +111,8 @@ def _generate(generator, decoder, prime, steps, temperature, seed, start, progre
     rolls, vels, xs, atts, decs, qs = (torch.cat([p[i] for p in parts], 2 if i >= 4 else 1)
                                        for i in range(6))
     # decisions come in the model's class order; report them in ours (0 = C)
-    second = generator.to_model + 12 if generator.sampler.alphabet == "play-ban" else torch.tensor([12])
-    to_ours = torch.cat([generator.to_model, second])  # model index -> ours (12: ban 0 / pause)
+    second = generator.to_model + N if generator.sampler.alphabet == "play-ban" else torch.tensor([N])
+    to_ours = torch.cat([generator.to_model, second])  # model index -> ours (N: ban 0 / pause)
     order = torch.argsort(to_ours)  # ours[k] = model[order[k]]
     # reordered once at the end: per step, these small gathers cost as much as a voice
     decisions = to_ours[decs].permute(1, 2, 0).numpy()  # (B, T, V)

@@ -18,6 +18,7 @@ from musicgen_lib.models.thesis_step import DecoderStep, GeneratorStep, Sampling
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from thesis_reference import per_step_loss  # noqa: E402
+from thesis_exact import exact_log_p  # noqa: E402
 
 from conftest import REFERENCE, need  # noqa: E402
 
@@ -160,41 +161,6 @@ def test_author_weights_reproduce_his_loss(author_fragments):
     assert info["attention"][..., 4:].mean() < 0.05
 
 
-def _exact_log_p(model, hist, x):
-    """log p(x) under the voice sampler by enumerating every consistent decision sequence
-    (tiny models only); with the model's fallback ε, also every choice of the steps whose
-    frame the uniform fallback made (the voices' states then stand still)."""
-    feats, _ = model.features(hist, x)
-    s, T, eps = model.sampler, x.shape[1], model.cfg.fallback
-    tgts = x[0].float()[:, model.to_model]
-
-    def frames_from(t, states):  # p(x_t.. | the voices' states before step t)
-        if t == T:
-            return 1.0
-        p = (1 - eps) * walk(t, 0, torch.zeros(12), torch.zeros(12), states)
-        return p + (eps / 4096 * frames_from(t + 1, states) if eps else 0.0)
-
-    def walk(t, v, play, ban, states):
-        if v == s.n_voices:
-            return frames_from(t + 1, states) if torch.equal(play, tgts[t]) else 0.0
-        out, st = s.lstm(torch.cat([feats[0, t], play, ban])[None, None], states[v])
-        q = s.decision_probs(out[0], play[None], ban[None])[0]
-        states = list(states)
-        states[v] = st
-        total = 0.0
-        for d in range(24):
-            m, is_play = d % 12, d < 12
-            if q[d] <= 0 or bool(tgts[t][m]) != is_play:
-                continue
-            note = torch.nn.functional.one_hot(torch.tensor(m), 12).float()
-            total += q[d].item() * walk(t, v + 1, play + note * is_play, ban + note * (not is_play),
-                                        states)
-        return total
-
-    with torch.no_grad():
-        return float(np.log(frames_from(0, [None] * s.n_voices)))
-
-
 def test_smc_likelihood_matches_exact_enumeration():
     from musicgen_lib.models.thesis_nll import log_likelihood, nll_per_step
 
@@ -204,7 +170,7 @@ def test_smc_likelihood_matches_exact_enumeration():
     hist = (torch.rand(1, 2, 12) < 0.3).float()
     x = torch.zeros(1, 3, 12)
     x[0, 0, 0] = x[0, 1, [4, 7]] = x[0, 2, 9] = 1
-    exact = _exact_log_p(model, hist, x)
+    exact = exact_log_p(model, hist, x)
     runs = [log_likelihood(model, hist, x, particles=400, seed=k)[0].sum().item() for k in range(4)]
     assert abs(np.mean(runs) - exact) < 0.1, (runs, exact)  # a wrong weight is off by > 1 nat
     # a frame with more pitch classes than voices is impossible and is counted, not scored
@@ -222,7 +188,7 @@ def test_fallback_gives_every_frame_probability_and_smc_matches_enumeration():
     hist = (torch.rand(1, 2, 12) < 0.3).float()
     x = torch.zeros(1, 3, 12)
     x[0, 0, 0] = x[0, 1, [4, 7, 0]] = x[0, 2, 9] = 1  # step 1: three classes, two voices
-    exact = _exact_log_p(model, hist, x)
+    exact = exact_log_p(model, hist, x)
     runs = [log_likelihood(model, hist, x, particles=400, seed=k) for k in range(4)]
     assert all(bool(ok.all()) for _, ok, _ in runs)
     est = np.mean([lp.sum().item() for lp, _, _ in runs])
@@ -444,7 +410,7 @@ def test_path_likelihood_is_unbiased_for_the_sampler_and_trains():
             assert not possible.any() and (log_w == 0).all()
             continue
         estimate = (torch.logsumexp(log_w[:, 0].double(), 0) - np.log(K)).item()
-        exact = _exact_log_p(model, hist, x)
+        exact = exact_log_p(model, hist, x)
         assert abs(estimate - exact) < 0.05, classes
         # K particles: a tighter bound on average, and still below the truth
         with torch.no_grad():

@@ -125,6 +125,29 @@ class SequenceModel(nn.Module):
         return torch.stack(out, 1)
 
 
+class BernoulliLogits(SequenceModel):
+    """Base of the models whose p(v_t | v_<t) is a product of Bernoulli conditionals with
+    logits ``self.logits(x)`` (B, T, 88), teacher-forced: the LSTM with independent keys and
+    the bi-axial LSTM (whose logit for key n also sees keys below n of the same frame). The
+    likelihood is then exact: a sum of binary cross-entropies."""
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _log_prob(self, x):
+        """(B, T) log p(v_t | v_<t): the sum over keys of the Bernoulli log-likelihoods."""
+        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(-1)
+
+    def training_loss(self, x, mask):
+        nll = -(self._log_prob(x) * mask).sum() / mask.sum()
+        return nll, {"nll": nll.item()}
+
+    @torch.no_grad()
+    def log_prob(self, x, mask, **_):
+        lp = self._log_prob(x) * mask
+        return lp, torch.zeros_like(lp)
+
+
 class RecurrentBiases(SequenceModel):
     """Base of Boulanger-Lewandowski et al.'s conditional models (RNN-RBM, RNN-NADE): the
     recurrence summarises the past as u_t, and the step's distribution over frames takes its

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from .base import SequenceModel, StepStats, shift_right, stats_from_probs
+from .base import BernoulliLogits, StepStats, shift_right, stats_from_probs
 
 
 @dataclass
@@ -88,7 +88,7 @@ def lower_keys(v: torch.Tensor, k: int) -> torch.Tensor:
     return F.pad(v, (k, 0))[..., :-1].unfold(-1, k, 1).flip(-1)
 
 
-class Biaxial(SequenceModel):
+class Biaxial(BernoulliLogits):
     """The bi-axial LSTM of Johnson (2017), weights tied across notes (thesis §5.6).
 
     Notebook: 04_independent_vs_dependent.
@@ -154,19 +154,6 @@ class Biaxial(SequenceModel):
         return torch.stack(logits, -1), drawn[:, k:]
 
     # ------------------------------------------------------------ the SequenceModel interface
-
-    def _log_prob(self, x):
-        """(B, T) log p(v_t | v_<t): the sum over keys of the Bernoulli log-likelihoods."""
-        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(-1)
-
-    def training_loss(self, x, mask):
-        nll = -(self._log_prob(x) * mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x) * mask
-        return lp, torch.zeros_like(lp)
 
     @torch.no_grad()
     def frame_stats(self, x, mask, n_samples=100, rows: int = 8192) -> StepStats:

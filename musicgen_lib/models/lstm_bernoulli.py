@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .base import Recurrence, SequenceModel, StepStats, stats_from_probs
+from .base import BernoulliLogits, Recurrence, StepStats, stats_from_probs
 
 
 @dataclass
@@ -23,7 +22,7 @@ class LSTMBernoulliConfig:
     dropout: float = 0.0
 
 
-class LSTMBernoulli(SequenceModel):
+class LSTMBernoulli(BernoulliLogits):
     def __init__(self, cfg: LSTMBernoulliConfig):
         super().__init__()
         self.cfg = cfg
@@ -33,18 +32,6 @@ class LSTMBernoulli(SequenceModel):
     def logits(self, x):
         u, _ = self.rnn(x)   # (B, T, H), u_t sees v_<t
         return self.out(u)   # (B, T, 88)
-
-    def _log_prob(self, x):
-        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(-1)  # (B, T)
-
-    def training_loss(self, x, mask):
-        nll = -(self._log_prob(x) * mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x) * mask
-        return lp, torch.zeros_like(lp)
 
     @torch.no_grad()
     def frame_stats(self, x, mask, n_samples=0) -> StepStats:

@@ -2,6 +2,10 @@
 (notebook 08_training_and_samples): ``thesis`` (main module + voice sampler, over pitch
 classes) and ``thesis-decoder`` (the LSTM-RBM octave decoder).
 
+``n_classes`` 88 is the §6.2 ablation (checkpoints/ablation-6.2): the same generator over
+the 88 keys themselves, no octave compression and no decoder; :func:`frames` gives a
+generator its frames either way.
+
 The engine feeds padded windows of whole pieces, ``x`` (B, T, 88). The generator uses the
 first ``history`` frames of each window as history only and learns to predict the rest
 from their pitch classes; the decoder learns to lift every frame of the window from its
@@ -22,13 +26,21 @@ from dataclasses import dataclass, fields
 import torch
 from torch.nn import functional as F
 
-from ..data.octave import compress
+from ..data.midi import N_KEYS
+from ..data.octave import N_CLASSES, compress
 from ..errors import ConfigError
 from .base import SequenceModel, StepStats, stats_from_probs
 from .octave_decoder import DecoderConfig, OctaveDecoder
 from .thesis import ThesisConfig, ThesisGenerator
 from .thesis_step import GeneratorStep
 from .voice_sampler import VoiceSampler
+
+
+def frames(x, n_classes: int = N_CLASSES):
+    """The frames a generator over ``n_classes`` models, from 88-key rolls x (..., 88): the
+    pitch classes (..., 12) (octave compression, thesis §6.2), or for 88 the keys themselves
+    (the ablation)."""
+    return x if n_classes == N_KEYS else compress(x)
 
 
 @dataclass
@@ -59,6 +71,8 @@ class ThesisGeneratorModelConfig:
     #                        validation, by the model's own one-step draws (parallel scheduled
     #                        sampling): the model learns to predict the truth after its own
     #                        mistakes, against the drift of free-running samples (notebook 10)
+    n_classes: int = 12  # 12: pitch classes (the thesis); 88: the keys themselves, no octave
+    #                      compression (the §6.2 ablation; needs no decoder)
 
     def generator_config(self) -> ThesisConfig:
         """The network's configuration: every field the two dataclasses share (the lags
@@ -70,8 +84,9 @@ class ThesisGeneratorModelConfig:
 
 
 class ThesisGeneratorModel(SequenceModel):
-    """The generator over 12 pitch classes. ``log_prob`` is the SMC estimate
-    (thesis_nll); during training, validation uses the thesis' surrogate loss."""
+    """The generator over 12 pitch classes (or, with ``n_classes`` 88, over the keys).
+    ``log_prob`` is the SMC estimate (thesis_nll); during training, validation uses the
+    thesis' surrogate loss."""
 
     exact = False
     method = "SMC over voice decisions (12-dim frames; upper bound on NLL in expectation)"
@@ -82,16 +97,26 @@ class ThesisGeneratorModel(SequenceModel):
             raise ConfigError(f"model option loss must be 'surrogate' or 'path', not {cfg.loss!r}")
         if cfg.loss == "path" and cfg.alphabet != "play-ban":
             raise ConfigError("model option loss 'path' needs the play-ban alphabet")
+        if cfg.n_classes not in (N_CLASSES, N_KEYS):
+            raise ConfigError(f"model option n_classes must be {N_CLASSES} or {N_KEYS}, "
+                              f"not {cfg.n_classes!r}")
         self.cfg = cfg
         self.net = ThesisGenerator(cfg.generator_config())
+        if cfg.n_classes == N_KEYS:
+            self.method = ("SMC over voice decisions (88-key frames; upper bound on NLL in "
+                           "expectation)")
+
+    def frames(self, x):
+        """This generator's frames of the rolls x (..., 88): :func:`frames`."""
+        return frames(x, self.cfg.n_classes)
 
     def _split(self, x, mask):
         P, h = self.net.history_size, min(self.cfg.history, x.shape[1] - 1)
-        hist = compress(x[:, :h])
+        hist = self.frames(x[:, :h])
         hist = F.pad(hist, (0, 0, max(0, P - h), 0))  # zeros before the window
         if self.cfg.history_kept:
             hist[:, :-self.cfg.history_kept] = 0
-        return hist, compress(x[:, h:]), mask[:, h:]
+        return hist, self.frames(x[:, h:]), mask[:, h:]
 
     def training_loss(self, x, mask):
         hist, frag, m = self._split(x, mask)
@@ -115,7 +140,7 @@ class ThesisGeneratorModel(SequenceModel):
 
     @torch.no_grad()
     def _self_conditioned(self, hist, frames):
-        """The frames (B, T, 12) the model reads as its past: with ``self_condition`` = r > 0,
+        """The frames (B, T, N) the model reads as its past: with ``self_condition`` = r > 0,
         each is replaced with probability r by the model's own draw for that step, made from
         the true past (the voices restarting at every position, as in :meth:`sampled_classes`;
         one extra forward pass without gradients: Duckworth et al. 2019's parallel scheduled
@@ -132,11 +157,12 @@ class ThesisGeneratorModel(SequenceModel):
         return torch.where(use, drawn, frames)
 
     def log_prob(self, x, mask, validation: bool = False, particles: int = 16, **_):
-        """(B, T) per-step log-probabilities of the 12-dim frames from step 0 (zero history).
+        """(B, T) per-step log-probabilities of the frames (12 pitch classes, or 88 keys)
+        from step 0 (zero history).
         ``validation=True``: minus the training loss (``cfg.loss``, on the past it trains on;
         cheap, for early stopping)."""
-        hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
-        frames = compress(x)
+        frames = self.frames(x)
+        hist = x.new_zeros(x.shape[0], self.net.history_size, frames.shape[-1])
         if validation:  # the training loss, on the past the model is trained to read
             feats, _ = self.net.features(hist, self._self_conditioned(hist, frames))
             per_step, counted = self._step_losses(feats, frames[..., self.net.to_model])
@@ -145,24 +171,25 @@ class ThesisGeneratorModel(SequenceModel):
         from .thesis_nll import log_likelihood
 
         lp, possible, var = log_likelihood(self.net, hist, frames, particles=particles)
-        lp = lp.masked_fill(~possible, -math.inf)  # more pitch classes than voices: p = 0
+        lp = lp.masked_fill(~possible, -math.inf)  # more classes (keys) than voices: p = 0
         return torch.where(mask, lp, torch.zeros_like(lp)), var * mask
 
     def sampled_classes(self, x, n_samples: int):
-        """``n_samples`` draws (B, T, 12) of every step's pitch classes, in our order, by the
-        voices from the true past (zero history; the voices' states start afresh at every
-        position, so this predictor is close to, not exactly, the model's)."""
-        hist = x.new_zeros(x.shape[0], self.net.history_size, 12)
-        feats, _ = self.net.features(hist, compress(x))
+        """``n_samples`` draws (B, T, 12) of every step's pitch classes (keys, for 88), in our
+        order, by the voices from the true past (zero history; the voices' states start
+        afresh at every position, so this predictor is close to, not exactly, the model's)."""
+        N = self.net.cfg.n_classes
+        hist = x.new_zeros(x.shape[0], self.net.history_size, N)
+        feats, _ = self.net.features(hist, self.frames(x))
         B, T, _ = feats.shape
         flat, step = feats.reshape(B * T, -1), GeneratorStep(self.net)
         for _ in range(n_samples):
-            yield step.draw(flat).reshape(B, T, 12)
+            yield step.draw(flat).reshape(B, T, N)
 
     def frame_stats(self, x, mask, n_samples: int = 20) -> StepStats:
-        """Expected TP/FP/FN of the predicted pitch classes given the true past."""
+        """Expected TP/FP/FN of the predicted pitch classes (keys) given the true past."""
         probs = sum(self.sampled_classes(x, n_samples)) / n_samples
-        return stats_from_probs(probs, compress(x), mask)
+        return stats_from_probs(probs, self.frames(x), mask)
 
 
 class ThesisDecoderModel(SequenceModel):
@@ -245,6 +272,9 @@ class ThesisPair(SequenceModel):
 
     def __init__(self, generator: ThesisGeneratorModel, decoder: ThesisDecoderModel):
         super().__init__()
+        if generator.cfg.n_classes != N_CLASSES:  # the ablation's keys need no decoder
+            raise ConfigError(f"a generator over {generator.cfg.n_classes} keys takes no "
+                              "octave decoder: evaluate it alone")
         self.generator, self.decoder = generator, decoder
         self.cfg = decoder.cfg  # evaluate() reads the AIS settings from here
 

@@ -295,9 +295,9 @@ class SamplingLoop(nn.Module):
     generator's and the decoder's states after the last step (compiled code works on copies
     of the dicts it is given)."""
 
-    def __init__(self, generator: GeneratorStep, decoder: DecoderStep):
+    def __init__(self, generator: GeneratorStep, decoder: nn.Module):
         super().__init__()
-        self.generator, self.decoder = generator, decoder
+        self.generator, self.decoder = generator, decoder  # a DecoderStep or KeysAsFrames
 
     def forward(self, state: Dict[str, Tensor], dstate: Dict[str, Tensor], y_prev: Tensor,
                 steps: int, temperature: float = 1.0, rng: Optional[torch.Generator] = None):
@@ -319,6 +319,16 @@ class SamplingLoop(nn.Module):
             y_prev = y
         return (torch.stack(rolls, 1), torch.stack(vels, 1), torch.stack(xs, 1),
                 torch.stack(atts, 1), torch.stack(decs, 2), torch.stack(qs, 2), state, dstate)
+
+
+class KeysAsFrames(nn.Module):
+    """The decoder's place in :class:`SamplingLoop` for a generator over the 88 keys
+    themselves (``n_classes`` 88, the §6.2 ablation): the frame *is* the keys, velocity 0
+    (each note then gets the default velocity, as from a decoder without a velocity head)."""
+
+    def step(self, x_next: Tensor, y_prev: Tensor, state: Dict[str, Tensor],
+             rng: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        return x_next, torch.zeros_like(x_next)
 
 
 def compiled(module: nn.Module) -> nn.Module:
