@@ -13,7 +13,6 @@ from musicgen_lib.models import registry
 from musicgen_lib.models.thesis import ThesisConfig, ThesisGenerator
 from musicgen_lib.models.thesis_nll import log_likelihood, nll_per_step
 from musicgen_lib.models.thesis_seq import ThesisPair, frames
-from musicgen_lib.models.thesis_step import GeneratorStep
 from musicgen_lib.sample import generate
 from thesis_exact import exact_log_p
 
@@ -69,20 +68,6 @@ def test_evaluate_scores_the_88_key_generator_alone(tmp_path):
     assert 0 < res["nll_per_step"] < 88 * math.log(2) + 20 and res["estimator_std"] >= 0
     with pytest.raises(ConfigError):  # no octave decoder for the keys
         ThesisPair(model, registry.build("thesis-decoder", {"hidden_size": 4, "rbm_hidden": 2}))
-
-
-def test_incremental_state_matches_full_sequence_over_88_keys():
-    torch.manual_seed(0)
-    model = ThesisGenerator(ThesisConfig(n_classes=88))
-    hist, x, start = _rolls(2, 128, 1), _rolls(2, 30, 2), torch.tensor([0, 37])
-    feats, attention = model.features(hist, x, start)
-    step = GeneratorStep(model)
-    state = step.init_state(hist, start)
-    for t in range(x.shape[1]):
-        f, a = step.main(state)
-        torch.testing.assert_close(f, feats[:, t], rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(a, attention[:, t], rtol=1e-5, atol=1e-6)
-        step.push(state, x[:, t][..., model.to_model])
 
 
 def test_smc_likelihood_matches_exact_enumeration_with_4_classes():
