@@ -261,3 +261,15 @@ def test_transition_matrix_keeps_the_most_frequent_items_and_normalises():
     assert m.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="normalize"):
         transition_matrix(counts, normalize="col")
+
+
+def test_chord_statistics_pools_the_rolls():
+    from musicgen_lib.analysis.metrics import chord_statistics
+    c_major = np.zeros((2, 88), np.uint8)
+    c_major[:, [60 - 21, 64 - 21, 67 - 21]] = 1               # C E G: a triad, no dissonance
+    cluster = np.zeros((2, 88), np.uint8)
+    cluster[:, [60 - 21, 61 - 21, 62 - 21]] = 1               # C C# D: three dissonant pairs
+    s = chord_statistics([c_major, cluster])
+    assert s["notes at once"] == 3.0
+    assert s["triads / sevenths"] == 0.5
+    assert s["dissonant pairs"] == pytest.approx(0.5)          # 6 of the 12 pairs

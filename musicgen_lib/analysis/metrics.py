@@ -79,6 +79,18 @@ def tertian_rate(roll, min_classes: int = 3) -> float:
     return float(np.mean([is_tertian(r) for r in rows])) if rows else float("nan")
 
 
+def chord_statistics(rolls) -> dict:
+    """The chord statistics of chapter 4 over a set of ``(T, 88)`` rolls, pooled: notes sounding
+    at once (mean), the share of dissonant pairs (:func:`dissonance_rate`) and of triads or
+    sevenths among the frames of three or more classes (:func:`tertian_rate`).
+
+    Notebook: 04_independent_vs_dependent, 08_training_and_samples."""
+    flat = np.concatenate(list(rolls))
+    return {"notes at once": float(polyphony(flat).mean()),
+            "dissonant pairs": dissonance_rate(flat),
+            "triads / sevenths": tertian_rate(flat)}
+
+
 # ---------------------------------------------------------------- the objective metrics of
 # notebooks 09_harmony_analysis and 10_discussion: per piece, then per set with intervals
 
