@@ -7,12 +7,12 @@ Step t reads ``[x_{t-1} (12), time bits (6)]``:
 * ``local_lstm``       LSTM(18 -> 100)                 local context
 * ``history_reader``   LSTM(18 -> 100) + softmax(8)    reads sum_k w_k x_{t-lag_k}   (12)
 * ``aggregation_lstm`` LSTM(100 + 12 -> 130)           the read enters the 2nd layer
+* ``sampler``          5 voices, LSTM(130 + 24 -> 100) + Linear(100 -> 24)
 
 ``read_into`` (the §6.3 ablation of notebook 05): ``"aggregation"`` as above; ``"local"``
 feeds the read to the first layer instead (``local_lstm`` LSTM(18 + 12 -> 100),
 ``aggregation_lstm`` LSTM(100 -> 130)); ``"none"`` reads nothing (no attention: the reader is
 built, so that its lags still size the history, but never run).
-* ``sampler``          5 voices, LSTM(130 + 24 -> 100) + Linear(100 -> 24)
 
 With teacher forcing every LSTM runs as one full-sequence call; only the 5 voices loop.
 Generation, one frame at a time with incremental state, is ``thesis_step.GeneratorStep``.
@@ -152,18 +152,13 @@ class ThesisGenerator(nn.Module):
         frames = torch.cat([history[:, -P:], x], 1).float()[..., self.to_model]  # (B, P+T, 12)
         inp = self.inputs(frames[:, P - 1:P - 1 + T], start)  # x_{t-1} and the time: (B, T, 18)
         into = self.cfg.read_into
-        if into == "none":
-            local, _ = self.local_lstm(inp)  # (B, T, 100)
-            agg, _ = self.aggregation_lstm(local)  # (B, T, 130)
-            return agg, inp.new_zeros(inp.shape[0], T, 0)
-        read, attention, _ = self.history_reader(inp, frames)  # (B, T, 12), (B, T, L)
-        if into == "local":
-            local, _ = self.local_lstm(torch.cat([inp, read], -1))  # (B, T, 100)
-            agg, _ = self.aggregation_lstm(local)  # (B, T, 130)
+        if into == "none":  # no read, no attention: (B, T, 0) each
+            read = attention = inp.new_zeros(inp.shape[0], T, 0)
         else:
-            local, _ = self.local_lstm(inp)  # (B, T, 100)
-            agg, _ = self.aggregation_lstm(torch.cat([local, read], -1))  # (B, T, 130)
-        return agg, attention
+            read, attention, _ = self.history_reader(inp, frames)  # (B, T, 12), (B, T, L)
+        local, _ = self.local_lstm(torch.cat([inp, read], -1) if into == "local" else inp)  # (B, T, 100)
+        agg, _ = self.aggregation_lstm(torch.cat([local, read], -1) if into == "aggregation" else local)
+        return agg, attention  # (B, T, 130), (B, T, L)
 
     def forward(self, history, x, start=None, rng=None, noise=None):
         """Teacher-forced loss: (B, P, 12), (B, T, 12) -> (loss, info). The loss is the

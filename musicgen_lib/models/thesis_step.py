@@ -108,19 +108,17 @@ class GeneratorStep(nn.Module):
         history = state["ring"][:, pos:pos + self.P]  # (B, P, 12), oldest first
         t = state["t"] - self.time_shift
         inp = torch.cat([history[:, -1], self.time_codes[t % self.period]], -1)  # (B, 18)
-        if self.read_into == "none":
-            local = self._lstm(inp, state, "local", self.local)  # (B, 100)
-            return self._lstm(local, state, "aggregation", self.aggregation), inp.new_zeros(inp.shape[0], 0)
-        control = self._lstm(inp, state, "reader", self.reader)  # (B, 100)
-        weights = torch.softmax(F.linear(control, self.read_linear[0], self.read_linear[1]), -1)
-        past = history[:, self.lag_rows]  # (B, L, 12): x_{t - lags[k]}
-        read = torch.bmm(weights[:, None], past.to(weights.dtype))[:, 0]  # (B, 12)
-        if self.read_into == "local":
-            local = self._lstm(torch.cat([inp, read], -1), state, "local", self.local)  # (B, 100)
-            return self._lstm(local, state, "aggregation", self.aggregation), weights
-        local = self._lstm(inp, state, "local", self.local)  # (B, 100)
-        return self._lstm(torch.cat([local, read], -1), state, "aggregation", self.aggregation), \
-            weights
+        if self.read_into == "none":  # no read, no attention: (B, 0) each
+            read = weights = inp.new_zeros(inp.shape[0], 0)
+        else:
+            control = self._lstm(inp, state, "reader", self.reader)  # (B, 100)
+            weights = torch.softmax(F.linear(control, self.read_linear[0], self.read_linear[1]), -1)
+            past = history[:, self.lag_rows]  # (B, L, 12): x_{t - lags[k]}
+            read = torch.bmm(weights[:, None], past.to(weights.dtype))[:, 0]  # (B, 12)
+        local_in = torch.cat([inp, read], -1) if self.read_into == "local" else inp
+        local = self._lstm(local_in, state, "local", self.local)  # (B, 100)
+        agg_in = torch.cat([local, read], -1) if self.read_into == "aggregation" else local
+        return self._lstm(agg_in, state, "aggregation", self.aggregation), weights
 
     def voices(self, features: Tensor, state: Dict[str, Tensor], u: Tensor,
                temperature: float = 1.0, target: Optional[Tensor] = None):
