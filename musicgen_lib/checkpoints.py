@@ -53,7 +53,7 @@ def find_checkpoint(name: str) -> Path:
     the checkout's. A :class:`CheckpointError` says where it looked.
 
     Notebook: every chapter that loads a trained model — 03_rnn_rbm, 04_independent_vs_dependent,
-    05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples,
+    04b_voices, 05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples,
     09_harmony_analysis, 10_discussion."""
     for root in (BUNDLED, CHECKOUT_CHECKPOINTS):
         folder = root / name
@@ -82,7 +82,8 @@ def load_trained(folder, which: str = "model.pt"):
     ``model.pt`` (or ``checkpoint.pt``, whose ``model`` entry is used). Raises
     CheckpointError if unusable.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 05_attention, 06_voice_sampler,
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices,
+    05_attention, 06_voice_sampler,
     08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -128,7 +129,8 @@ def read_log(path) -> dict:
     the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
     Raises CheckpointError for a missing or unreadable log.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 05_attention, 08_training_and_samples."""
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices, 05_attention,
+    08_training_and_samples."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.csv"

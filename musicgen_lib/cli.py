@@ -38,7 +38,8 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--dataset", required=True, choices=DATASETS,
                    help="chorales (music21's bundled corpus, no path needed), jsb (BL 2012 JSON), "
-                        "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder)")
+                        "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder), "
+                        "jsb-satb (the JSB chorales' labelled voices, 16th notes)")
     p.add_argument("--path", help="dataset folder (or file); default for jsb and piano-midi-de: "
                                   "the data home (`musicgen data home`); not needed for chorales")
     p.add_argument("--resolution", default="quarter", choices=list(JSB_RESOLUTIONS),
@@ -71,6 +72,8 @@ def dataset_stats(ds, chunk: int = 65536) -> dict:
     from .data.midi import LOWEST_KEY
     from .data.octave import compress
 
+    if ds.name == "jsb-satb":  # tokens of labelled voices, not rolls: its own statistics
+        return ds.stats()
     splits = {}
     for split, pieces in ds.splits.items():
         if not pieces:

@@ -76,7 +76,7 @@ def _device_arg(p):
 
 
 def _data_args(p):
-    p.add_argument("--dataset", required=True, help="jsb, chorales, piano-midi-de, midi, or shards "
+    p.add_argument("--dataset", required=True, help="jsb, jsb-satb, chorales, piano-midi-de, midi, or shards "
                    "(a folder written by `musicgen data prepare`; training streams from it)")
     p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi, shards)")
     p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")
@@ -229,6 +229,7 @@ def _train(args) -> int:
     device = distributed.local_device(args.device)
     joined = distributed.init_from_env(args.device)  # under torchrun: join the other ranks
     ds, info = _load_data(args, getattr(model_cfg, "semantics", "sounding"))
+    model_cfg = _fit_to_data(name, model_cfg, model_opts, ds)
     _check_lengths(ds, ("valid",) if cfg.max_len else ("train", "valid"), _grid(info))
     torch.manual_seed(cfg.seed)  # the initial weights
     model = registry.build(name, model_cfg).to(device)
@@ -242,6 +243,20 @@ def _train(args) -> int:
         print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
                           "best_valid_nll": res.best_valid, "best_step": res.best_step}))
     return 0
+
+
+def _fit_to_data(name: str, model_cfg, model_opts: dict, ds):
+    """A dataset of tokens, not rolls (jsb-satb), names the options its model needs (the
+    token ranges): they fill in what --config does not set; other models are refused."""
+    needs = getattr(ds, "model_options", None)
+    if needs is None:
+        if name == "deepbach":
+            raise ConfigError("model deepbach reads labelled voices: use --dataset jsb-satb")
+        return model_cfg
+    if name != "deepbach":
+        raise ConfigError(f"dataset {ds.name} holds SATB tokens, not piano rolls: only model "
+                          "deepbach reads it")
+    return registry.make_config(name, {**needs, **model_opts})
 
 
 def run_evaluate(args) -> int:
@@ -264,6 +279,10 @@ def _evaluate(args) -> int:
         model, cfg = load_trained(args.checkpoint)
     model.to(local_device(args.device))
     ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
+    name = cfg["model"] if isinstance(cfg.get("model"), str) else ""
+    if _fit_to_data(name, model.cfg, {}, ds) != model.cfg:
+        raise ConfigError(f"{args.checkpoint}: the model's token ranges are not those of dataset "
+                          f"{ds.name} (its training split's)")
     _check_lengths(ds, (args.split,), _grid(info))
     res = evaluate(model, ds.pieces(args.split), n_samples=args.samples, ais_chains=args.ais_chains,
                    ais_betas=args.ais_betas, seed=args.seed, accuracy=not args.no_accuracy,

@@ -10,6 +10,8 @@ Explained in notebooks/04_independent_vs_dependent.ipynb (the comparison table).
 * Frame accuracy (Bay et al. 2009): ACC = sum_t TP / sum_t (TP + FP + FN), with the counts'
   expectations under the model's prediction of each frame from the true past (exact for the
   independent model, by sampling for the others).
+* The DeepBach-style model (labelled voices) has no joint likelihood: its "NLL" is a
+  pseudo-NLL, -sum_v log p(x_{t,v} | all other tokens), reported with that label.
 * Sanity anchor: the uniform distribution over 2^88 frames scores 88 ln 2 = 61.0 nats.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
     standard deviation of the AIS estimate of the mean itself (delta method over the chains).
     n_samples: samples per step for frame accuracy (default: the model's accuracy_samples).
 
-    Notebook: 04_independent_vs_dependent.
+    Notebook: 04_independent_vs_dependent, 04b_voices.
     """
     rolls = as_rolls(pieces)
     if not rolls:
@@ -69,7 +71,13 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
            "steps": n, "method": model.method, "pieces": len(rolls)}
     if impossible:  # reported, never silently dropped: the NLL above is over the other steps
         out["impossible_steps"] = impossible
-    if not model.exact:
+    if model.method == "pseudo-likelihood":  # exact to compute, but no joint likelihood
+        k = model.tokens_per_step
+        out.update(pseudo_nll_per_token=out["nll_per_step"] / k,
+                   pseudo_nll_per_token_std_err=out["nll_std_err"] / k,
+                   note=f"pseudo-likelihood: per step, the sum over {k} tokens of -log p(token | "
+                        "all other tokens); not a joint NLL, not comparable with the others")
+    elif not model.exact:
         # independent estimates per step average out; one shared log Z does not
         std = math.sqrt(var_sum / n) if model.shared_partition else math.sqrt(var_sum) / n
         out["estimator_std"] = std

@@ -1,7 +1,7 @@
 """Datasets of piano rolls with fixed splits, and their on-disk cache
 (notebook 01_representations).
 
-Four sources share one interface, :func:`load_dataset`:
+Five sources share one interface, :func:`load_dataset`:
 
 ``chorales``
     The Bach chorales bundled with music21 (350 distinct files): the embedded default,
@@ -10,6 +10,9 @@ Four sources share one interface, :func:`load_dataset`:
     JSB Chorales as published by Boulanger-Lewandowski et al. (2012), the JSON files of
     github.com/czhuang/JSB-Chorales-dataset, with their own 229/76/77 split;
     ``resolution`` picks ``quarter`` (the benchmark, 1 step per beat), ``8th`` or ``16th``.
+``jsb-satb``
+    The same chorales at 16th notes with labelled voices (``Jsb16thSeparated.json``), as
+    per-voice tokens: :mod:`musicgen_lib.data.satb` (notebook 04b_voices).
 ``piano-midi-de``
     A folder of piano-midi.de MIDI files, with the thesis' filters.
 ``midi``
@@ -41,7 +44,7 @@ from .filters import THESIS_FILTERS, rejection_reason
 from .midi import LOWEST_KEY, N_KEYS, NoteList, read_midi
 from .pianoroll import SEMANTICS, notes_to_roll
 
-DATASETS = ("chorales", "jsb", "piano-midi-de", "midi")
+DATASETS = ("chorales", "jsb", "piano-midi-de", "midi", "jsb-satb")
 SPLITS = ("train", "valid", "test")
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat
 #: Bumped whenever parsing changes, so old cache files are not reused.
@@ -133,7 +136,8 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
     ``Dataset.skipped`` with their reason. Raises :class:`DataError` for a path that does
     not exist, holds no MIDI, or an unknown option.
 
-    Notebook: 01_representations, 02_tools, 03_rnn_rbm, 04_independent_vs_dependent, 05_attention,
+    Notebook: 01_representations, 02_tools, 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices,
+    05_attention,
     06_voice_sampler, 07_octave_decoder, 08_training_and_samples, 09_harmony_analysis,
     10_discussion.
     """
@@ -141,12 +145,19 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
     if semantics not in SEMANTICS:
         raise DataError(f"unknown semantics {semantics!r} (choose from {', '.join(SEMANTICS)})")
-    if path is None and name in ("jsb", "piano-midi-de"):
+    if path is None and name in ("jsb", "jsb-satb", "piano-midi-de"):
         from .home import require
 
-        path = require(name)
+        path = require("jsb" if name == "jsb-satb" else name)
     if name == "jsb":
         return _load_jsb(path, resolution, semantics)
+    if name == "jsb-satb":  # labelled voices, tokens not rolls (data/satb.py)
+        from .satb import load_satb
+
+        if semantics != "sounding":
+            raise DataError("the labelled JSB voices hold sounding notes only (use semantics='sounding')")
+
+        return load_satb(path)
     if name == "chorales":
         files = chorale_files()
         root, filters = None, ()

@@ -12,6 +12,7 @@ from ..configs import from_dict, read_json
 from ..errors import ConfigError
 from ..files import atomic_write_bytes
 from .biaxial import Biaxial, BiaxialConfig
+from .deepbach import DeepBach, DeepBachConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .mixture import Mixture, MixtureConfig
 from .octave_decoder import DecoderConfig
@@ -27,6 +28,8 @@ MODELS = {
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
     "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
+    "deepbach": (DeepBach, DeepBachConfig),          # Hadjeres et al. 2017: labelled SATB voices,
+    #                                                  pseudo-likelihood (dataset jsb-satb)
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
     #                                                                voices (12-dim)
     "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder

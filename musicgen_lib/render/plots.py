@@ -261,7 +261,7 @@ def plot_training_curve(log, ax=None, *, label: str = "", mark_best: bool = True
     a log as :func:`musicgen_lib.checkpoints.read_log` reads it, with a dotted line at the
     best validation. Returns the axes.
 
-    Notebook: 08_training_and_samples."""
+    Notebook: 04b_voices, 08_training_and_samples."""
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -1,6 +1,6 @@
 """Engraved scores: music21 stream -> MusicXML -> SVG with verovio (notebook
-01_representations), and piano rolls -> two-staff piano scores (notebook
-09_harmony_analysis).
+01_representations), piano rolls -> two-staff piano scores (notebook
+09_harmony_analysis), and labelled SATB voices -> four staves (notebook 04b_voices).
 
 verovio is seeded (``xmlIdSeed``) so the SVG is byte-identical across runs, which lets
 strict nbval compare it.
@@ -67,7 +67,7 @@ class ScoreConfig:
     :mod:`musicgen_lib.analysis.harmony`), ``None`` for no key signature, or ``"auto"`` for
     the roll's Krumhansl–Schmuckler key.
 
-    Notebook: 03_rnn_rbm, 08_training_and_samples, 09_harmony_analysis."""
+    Notebook: 03_rnn_rbm, 04b_voices, 08_training_and_samples, 09_harmony_analysis."""
 
     steps_per_beat: int = 4
     beats_per_bar: int = 4
@@ -240,3 +240,73 @@ def roll_score_svg(roll, config: ScoreConfig = ScoreConfig(), onsets=None, width
 
     Notebook: 03_rnn_rbm, 08_training_and_samples, 09_harmony_analysis."""
     return score_svg(roll_to_score(roll, config, onsets, bars), width=width, scale=scale, page=None)
+
+
+# ---------------------------------------------------------------- labelled voices -> score
+# (notebook 04b_voices)
+
+def satb_to_score(satb, config: ScoreConfig = ScoreConfig()):
+    """``(T, 4)`` MIDI pitches of soprano, alto, tenor, bass (-1: silent) as a score of four
+    staves (treble, treble, treble 8vb, bass). The data has no onsets, so a run of one pitch
+    is one note (a repeated note merges with the one before); notes are tied across bar lines.
+    ``config``: steps_per_beat, beats_per_bar, key, title (split is unused).
+
+    Notebook: 04b_voices."""
+    from music21 import clef, key as m21key, layout, metadata, meter, note, stream, tie
+
+    from ..analysis.harmony import global_key, music21_key
+    from ..data.satb import to_roll
+
+    a = np.asarray(satb, dtype=np.int64)
+    k = global_key(to_roll(a).astype(bool)) if config.key == "auto" else config.key
+    names, spb = _spelling(k), config.steps_per_beat
+    measures = _measures(len(a), config, None)
+    line = np.full((measures[-1][1], 4), -1)
+    line[:len(a)] = a
+    score, parts = stream.Score(), []
+    if config.title:
+        score.insert(0, metadata.Metadata(title=config.title))
+    clefs = (clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef)
+    for v, (name, the_clef) in enumerate(zip(("Soprano", "Alto", "Tenor", "Bass"), clefs)):
+        part, x = stream.Part(id=name), line[:, v]
+        part.partName = name
+        for b, (start, end, signature) in enumerate(measures):
+            m = stream.Measure(number=b + 1)
+            if b == 0:
+                m.append(the_clef())
+                if k is not None and k >= 0:
+                    m.append(m21key.KeySignature(music21_key(int(k)).sharps))
+            if signature is not None:
+                m.append(meter.TimeSignature(signature))
+            t = start
+            while t < end:
+                u = t + 1
+                while u < end and x[u] == x[t]:
+                    u += 1
+                tied_in = x[t] >= 0 and t == start and t > 0 and x[t - 1] == x[t]
+                tied_out = x[t] >= 0 and u == end and u < len(x) and x[u] == x[t]
+                lengths = _split_lengths(u - t)
+                for j, length in enumerate(lengths):
+                    if x[t] < 0:
+                        m.append(note.Rest(quarterLength=length / spb))
+                        continue
+                    el = note.Note(_pitch(int(x[t]), names), quarterLength=length / spb)
+                    starts, goes_on = j > 0 or tied_in, j < len(lengths) - 1 or tied_out
+                    if starts or goes_on:
+                        el.tie = tie.Tie("continue" if starts and goes_on
+                                         else "stop" if starts else "start")
+                    m.append(el)
+                t = u
+            part.append(m)
+        score.insert(0, part)
+        parts.append(part)
+    score.insert(0, layout.StaffGroup(parts, symbol="bracket", barTogether=True))
+    return score
+
+
+def satb_score_svg(satb, config: ScoreConfig = ScoreConfig(), width: int = 2000,
+                   scale: int = 40) -> str:
+    """Engrave four labelled voices (:func:`satb_to_score`) as one SVG, pages stacked.
+
+    Notebook: 04b_voices."""
+    return score_svg(satb_to_score(satb, config), width=width, scale=scale, page=None)
