@@ -2,7 +2,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from musicgen_lib.checkpoints import find_checkpoint
 from musicgen_lib.cli import main

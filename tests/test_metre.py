@@ -2,7 +2,6 @@
 metre, on the step grid; and what uses them — ``musicgen render`` (--start/--bars, the
 score's time signatures, the roll's bar lines), the engraved score, ``musicgen sample``'s
 prime bar."""
-import numpy as np
 import pytest
 
 from musicgen_lib.cli import main

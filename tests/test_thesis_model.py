@@ -136,7 +136,6 @@ def test_decoder_respects_the_octave_mask():
         assert ((vel > 0) <= (y > 0)).all()
         y_prev = y
     hist_y = (torch.rand(2, 10, 88) < 0.05).float()
-    xs = compress(hist_y)
     model = ThesisDecoderModel(DecoderConfig())  # the CD loss of training
     loss, _ = model.training_loss(hist_y, torch.ones(2, 10, dtype=torch.bool))
     loss.backward()

@@ -1,7 +1,6 @@
 """Tests of the training engine (musicgen_lib.train), the evaluation and their CLI commands:
 exact resume (also after SIGKILL), atomic files, early stopping, one-line errors."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -50,8 +50,9 @@ PUBLISHED_JSB = (
                ours=False),
     Likelihood("RNN-NADE", "jsb", 5.56, "exact", "exact (SGD)", "Boulanger-Lewandowski et al. 2012",
                ours=False),
-    Likelihood("RNN-NADE (Hessian-free training)", "jsb", 5.19, "exact", "exact",
-               "Boulanger-Lewandowski et al. 2012, as quoted by Fraccaro et al. 2016", ours=False),
+    # the same model as quoted by later work; the two numbers are not reconciled here
+    Likelihood("RNN-NADE, as quoted later", "jsb", 5.19, "exact", "exact",
+               "Krishnan et al. 2017, quoting Boulanger-Lewandowski et al. 2012", ours=False),
     Likelihood("DMM-Aug-NADE", "jsb", 5.12, "estimate", "importance sampling",
                "Krishnan et al. 2017", ours=False),
     Likelihood("SRNN", "jsb", 4.74, "bound", "variational bound (ELBO)", "Fraccaro et al. 2016",

@@ -21,7 +21,6 @@ real music is the baseline.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .keys import KeyConfig, scale_mask, window_keys, window_pc_weights
 
