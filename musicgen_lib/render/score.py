@@ -147,6 +147,23 @@ def _measures(T: int, config: ScoreConfig, bars) -> list:
     return out or [(0, max(T, 1), "4/4")]
 
 
+def _measure(b: int, signature, the_clef, k):
+    """Measure number b+1 of a staff: the clef and key signature (``k``: a key index, or None
+    or -1 for none) open the first, a time signature where the metre changes."""
+    from music21 import key as m21key, meter, stream
+
+    from ..analysis.harmony import music21_key
+
+    m = stream.Measure(number=b + 1)
+    if b == 0:
+        m.append(the_clef)
+        if k is not None and k >= 0:
+            m.append(m21key.KeySignature(music21_key(int(k)).sharps))
+    if signature is not None:
+        m.append(meter.TimeSignature(signature))
+    return m
+
+
 def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None, bars=None):
     """A ``(T, 88)`` sounding roll as a two-staff piano score (music21 ``Score``).
 
@@ -157,9 +174,9 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None, bars=N
     ``bars``: the roll's bars (:class:`~musicgen_lib.data.metre.Bar` s from step 0, e.g. a
     MIDI file's metre); default ``config.beats_per_bar`` quarter notes a bar.
     """
-    from music21 import chord, clef, key as m21key, layout, meter, metadata, note, stream, tie
+    from music21 import chord, clef, layout, metadata, note, stream, tie
 
-    from ..analysis.harmony import global_key, music21_key, onsets_of
+    from ..analysis.harmony import global_key, onsets_of
 
     roll = np.asarray(roll).astype(bool)
     T = len(roll)
@@ -186,13 +203,7 @@ def roll_to_score(roll, config: ScoreConfig = ScoreConfig(), onsets=None, bars=N
         struck[:T] = onsets & staff_mask
         prev = np.zeros(roll.shape[1], bool)
         for b, (start, end, signature) in enumerate(measures):
-            m = stream.Measure(number=b + 1)
-            if b == 0:
-                m.append(the_clef)
-                if k is not None and k >= 0:
-                    m.append(m21key.KeySignature(music21_key(int(k)).sharps))
-            if signature is not None:
-                m.append(meter.TimeSignature(signature))
+            m = _measure(b, signature, the_clef, k)
             t = start
             while t < end:
                 cur = sounding[t]
@@ -252,9 +263,9 @@ def satb_to_score(satb, config: ScoreConfig = ScoreConfig()):
     ``config``: steps_per_beat, beats_per_bar, key, title (split is unused).
 
     Notebook: 04b_voices."""
-    from music21 import clef, key as m21key, layout, metadata, meter, note, stream, tie
+    from music21 import clef, layout, metadata, note, stream, tie
 
-    from ..analysis.harmony import global_key, music21_key
+    from ..analysis.harmony import global_key
     from ..data.satb import to_roll
 
     a = np.asarray(satb, dtype=np.int64)
@@ -271,13 +282,7 @@ def satb_to_score(satb, config: ScoreConfig = ScoreConfig()):
         part, x = stream.Part(id=name), line[:, v]
         part.partName = name
         for b, (start, end, signature) in enumerate(measures):
-            m = stream.Measure(number=b + 1)
-            if b == 0:
-                m.append(the_clef())
-                if k is not None and k >= 0:
-                    m.append(m21key.KeySignature(music21_key(int(k)).sharps))
-            if signature is not None:
-                m.append(meter.TimeSignature(signature))
+            m = _measure(b, signature, the_clef(), k)
             t = start
             while t < end:
                 u = t + 1
