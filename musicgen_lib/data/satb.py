@@ -145,7 +145,7 @@ def to_pitches(tokens, lowest) -> np.ndarray:
     """(..., 4) tokens -> (..., 4) int64 MIDI pitches, -1 for a rest (the inverse of
     :func:`to_tokens`).
 
-    Notebook: 04b_voices."""
+    Notebook: 04b_voices, 10_discussion."""
     t = np.asarray(tokens, dtype=np.int64)
     return np.where(t == 0, REST, t - 1 + np.asarray(lowest))
 
@@ -154,7 +154,7 @@ def to_roll(satb) -> np.ndarray:
     """(T, 4) pitches -> (T, 88) uint8 sounding piano roll (the union of the voices: two voices
     on one key give one key), for the metrics and audio of 88-key rolls.
 
-    Notebook: 04b_voices."""
+    Notebook: 04b_voices, 10_discussion."""
     a = np.asarray(satb, dtype=np.int64)
     roll = np.zeros((len(a), N_KEYS), np.uint8)
     t, v = np.nonzero(a != REST)
