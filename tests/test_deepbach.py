@@ -119,6 +119,14 @@ def test_sampling_keeps_the_prime_and_is_seeded():
     res, trace = m.gibbs(tok, free, 10, 2, (1.0, 0.5), g(), trace_every=5)
     assert torch.equal(res[:, :4], prime) and [i for i, _ in trace] == [0, 5, 10]
     assert trace[0][1].shape == (3,)
+    # generate with a temperature schedule is gibbs from a random continuation of the prime,
+    # one generator drawing both
+    rng = g()
+    start = torch.cat([prime, m.random_tokens((3, 6), rng)], 1)
+    res, _ = m.gibbs(start, free, 10, 2, (1.0, 0.5), rng)
+    scheduled = m.generate(6, batch=3, prime=prime, temperature=(1.0, 0.5), iterations=10, per_iter=2,
+                           generator=g())
+    assert torch.equal(scheduled, res[:, 4:])
 
 
 def test_registry_round_trip_and_errors(tmp_path):

@@ -13,7 +13,7 @@ from math import comb
 
 import numpy as np
 
-VOICES = ("soprano", "alto", "tenor", "bass")
+from ..data.satb import VOICES
 
 
 def voice_ranges(satb) -> dict:

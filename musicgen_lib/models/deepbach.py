@@ -173,9 +173,9 @@ class DeepBach(SequenceModel):
         positions (t, v), drawn uniformly, from the model's conditionals at temperatures going
         linearly from temperature[0] to temperature[1]. tok (B, T, 4) long (a copy is
         changed), free (B, T, 4) bool. Positions within each other's window are updated from
-        the same state at once: for per_iter > 1 this is not exact Gibbs. Returns (tokens, trace): the per-step pseudo-NLL of each
-        chorale's free steps (B,) every ``trace_every`` iterations (0: none), as a list of
-        (iteration, tensor)."""
+        the same state at once: for per_iter > 1 this is not exact Gibbs. Returns (tokens,
+        trace): the per-step pseudo-NLL of each chorale's free steps (B,) every
+        ``trace_every`` iterations (0: none), as a list of (iteration, tensor)."""
         self.eval()
         tok, B = tok.clone(), tok.shape[0]
         weights = free.flatten(1).float()                               # (B, T*4)
@@ -205,16 +205,21 @@ class DeepBach(SequenceModel):
 
     @torch.no_grad()
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None,
-                 temperature: float = 1.0, iterations: int | None = None, per_iter: int = 8,
+                 temperature=1.0, iterations: int | None = None, per_iter: int = 8,
                  generator=None) -> torch.Tensor:
         """(batch, n_steps, 4) long tokens continuing ``prime`` (batch, P, 4) tokens, which
         stays fixed: the new steps start uniformly random and are resampled by
-        :meth:`gibbs` (default: 10 sweeps, i.e. 40 n_steps / per_iter iterations)."""
+        :meth:`gibbs` (default: 10 sweeps, i.e. 40 n_steps / per_iter iterations).
+        ``temperature``: one value, or a (first, last) pair that :meth:`gibbs` goes through
+        linearly.
+
+        Notebook: 10_discussion."""
         P = 0 if prime is None else prime.shape[1]
         new = self.random_tokens((batch, n_steps), generator)
         tok = new if prime is None else torch.cat([prime.long(), new], 1)
         free = torch.zeros_like(tok, dtype=torch.bool)
         free[:, P:] = True
         iterations = iterations if iterations is not None else 40 * n_steps // per_iter
-        out, _ = self.gibbs(tok, free, iterations, per_iter, (temperature, temperature), generator)
+        schedule = tuple(temperature) if isinstance(temperature, (tuple, list)) else (temperature,) * 2
+        out, _ = self.gibbs(tok, free, iterations, per_iter, schedule, generator)
         return out[:, P:]
