@@ -72,7 +72,7 @@ def dataset_stats(ds, chunk: int = 65536) -> dict:
     from .data.midi import LOWEST_KEY
     from .data.octave import compress
 
-    if ds.name == "jsb-satb":  # tokens of labelled voices, not rolls: its own statistics
+    if hasattr(ds, "model_options"):  # tokens (voices, events, notes), not rolls: its own statistics
         return ds.stats()
     splits = {}
     for split, pieces in ds.splits.items():

@@ -76,7 +76,7 @@ def _device_arg(p):
 
 
 def _data_args(p):
-    p.add_argument("--dataset", required=True, help="jsb, jsb-satb, chorales, piano-midi-de, midi, or shards "
+    p.add_argument("--dataset", required=True, help="jsb, jsb-satb, chorales, chorale-triples, piano-midi-de, piano-events, midi, or shards "
                    "(a folder written by `musicgen data prepare`; training streams from it)")
     p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi, shards)")
     p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")
@@ -117,6 +117,10 @@ def _load_data(args, semantics: str = "sounding"):
         more = f" and {len(ds.skipped) - 1} more (`musicgen data stats` lists them)" \
             if len(ds.skipped) > 1 else ""
         print(f"musicgen: note: skipped {first.file}: {first.reason}{more}", file=sys.stderr)
+    from .data.tokens import TokenDataset
+
+    if isinstance(ds, TokenDataset):  # events or notes: no grid, no piano-roll semantics
+        return ds, {"dataset": args.dataset, "path": args.path}
     info = {"dataset": args.dataset, "path": args.path, "semantics": semantics,
             **({"resolution": args.resolution} if args.dataset == "jsb" else {"steps_per_beat": args.steps_per_beat})}
     return ds, info
@@ -246,16 +250,19 @@ def _train(args) -> int:
 
 
 def _fit_to_data(name: str, model_cfg, model_opts: dict, ds):
-    """A dataset of tokens, not rolls (jsb-satb), names the options its model needs (the
-    token ranges): they fill in what --config does not set; other models are refused."""
+    """A dataset of tokens, not rolls (jsb-satb, piano-events), is read by one model only,
+    and names the options that model needs (jsb-satb: the token ranges): they fill in what
+    --config does not set; other pairings are refused."""
     needs = getattr(ds, "model_options", None)
+    reads = getattr(registry.MODELS[registry.canonical(name)][0], "reads_dataset", None) \
+        if name in registry.MODELS else None
     if needs is None:
-        if name == "deepbach":
-            raise ConfigError("model deepbach reads labelled voices: use --dataset jsb-satb")
+        if reads:
+            raise ConfigError(f"model {name} reads tokens, not piano rolls: use --dataset {reads}")
         return model_cfg
-    if name != "deepbach":
-        raise ConfigError(f"dataset {ds.name} holds SATB tokens, not piano rolls: only model "
-                          "deepbach reads it")
+    if reads != ds.name:
+        raise ConfigError(f"dataset {ds.name} holds tokens, not piano rolls: only model "
+                          f"{ds.token_model} reads it")
     return registry.make_config(name, {**needs, **model_opts})
 
 

@@ -47,6 +47,7 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
     model.eval()
     torch.manual_seed(seed)
     n_samples = n_samples or model.accuracy_samples
+    accuracy = accuracy and model.has_frame_accuracy  # events, notes, voices: no frames
     per_step, var_sum, stats = [], 0.0, StepStats()
     it = list(batches(rolls, batch_size))
     if progress:
@@ -69,6 +70,8 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
            "nll_std_err": float(nll.std() / math.sqrt(n)) if n > 1 else 0.0,
            "frame_accuracy": stats.tp / (stats.tp + stats.fp + stats.fn) if accuracy else None,
            "steps": n, "method": model.method, "pieces": len(rolls)}
+    if model.step_unit != "frame":  # a step is a token: the NLL is per event or per note
+        out["step_unit"] = model.step_unit
     if impossible:  # reported, never silently dropped: the NLL above is over the other steps
         out["impossible_steps"] = impossible
     if model.method == "pseudo-likelihood":  # exact to compute, but no joint likelihood

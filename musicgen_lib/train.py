@@ -278,7 +278,9 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
             rolls = mine or rolls[:1]  # a rank without pieces still joins backward, weight 0
         x, mask = pad_batch(rolls)
         if cfg.transpose:
-            x = transpose_batch(x, int(torch.randint(-cfg.transpose, cfg.transpose + 1, ())))
+            k = int(torch.randint(-cfg.transpose, cfg.transpose + 1, ()))
+            # a model of tokens (events, notes) knows where its pitches are; rolls shift keys
+            x = model.transpose(x, k) if hasattr(model, "transpose") else transpose_batch(x, k)
         x, mask = x.to(dev), mask.to(dev)
         opt.zero_grad(set_to_none=True)
         if ddp:

@@ -12,8 +12,11 @@ import torch
 
 
 def as_rolls(pieces) -> list:
-    """Pieces (objects with .roll) or arrays -> list of (T, 88) uint8 arrays, empty ones dropped."""
-    rolls = [np.asarray(getattr(p, "roll", p), dtype=np.uint8) for p in pieces]
+    """Pieces (objects with .roll) or arrays -> list of (T, 88) uint8 arrays, empty ones dropped.
+    Token arrays whose ids do not fit a byte (Performance RNN's 388 events) stay int16."""
+    rolls = [np.asarray(getattr(p, "roll", p)) for p in pieces]
+    rolls = [r.astype(np.int16 if r.dtype.kind in "iu" and r.size and r.max() > 255 else np.uint8,
+                      copy=False) for r in rolls]
     return [r for r in rolls if len(r)]
 
 

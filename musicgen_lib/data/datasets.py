@@ -15,6 +15,11 @@ Five sources share one interface, :func:`load_dataset`:
     per-voice tokens: :mod:`musicgen_lib.data.satb` (notebook 04b_voices).
 ``piano-midi-de``
     A folder of piano-midi.de MIDI files, with the thesis' filters.
+``piano-events``
+    The same pieces as Performance RNN event sequences: :mod:`musicgen_lib.data.tokens`
+    (notebook 04c_events_and_notes).
+``chorale-triples``
+    The ``chorales`` as BachProp's note triples, in the same splits (same notebook).
 ``midi``
     Any folder of MIDI files (no filters beyond readability).
 
@@ -29,7 +34,6 @@ option, so a changed file or option is never served stale.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -40,15 +44,15 @@ import numpy as np
 
 from ..errors import DataError, MidiError
 from ..files import atomic_write
+from .corpus import (SPLITS, Skipped, cache_path, chorale_files, chorale_notes, midi_files,
+                     split_of)
+from .corpus import progress as _progress
 from .filters import THESIS_FILTERS, rejection_reason
 from .midi import LOWEST_KEY, N_KEYS, NoteList, read_midi
 from .pianoroll import SEMANTICS, notes_to_roll
 
-DATASETS = ("chorales", "jsb", "piano-midi-de", "midi", "jsb-satb")
-SPLITS = ("train", "valid", "test")
+DATASETS = ("chorales", "jsb", "piano-midi-de", "midi", "jsb-satb", "piano-events", "chorale-triples")
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat
-#: Bumped whenever parsing changes, so old cache files are not reused.
-CACHE_VERSION = 3  # 3: rolls over MAX_ROLL_STEPS are skipped, not made
 
 
 @dataclass
@@ -61,14 +65,6 @@ class Piece:
 
     def __len__(self) -> int:
         return len(self.roll)
-
-
-@dataclass
-class Skipped:
-    """A file left out of a dataset, with the one-line reason."""
-
-    file: str
-    reason: str
 
 
 @dataclass
@@ -117,12 +113,6 @@ def split_stats(pieces: list) -> dict:
             "max_pitch_classes": int(compress(rolls).sum(axis=1).max())}
 
 
-def split_of(name: str, seed: int = 0, fractions=(0.8, 0.1)) -> str:
-    """The split a piece belongs to, from a seeded hash of its name (see module doc)."""
-    u = int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest(), 16) / 2 ** 256
-    return "train" if u < fractions[0] else "valid" if u < fractions[0] + fractions[1] else "test"
-
-
 def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per_beat: int = 4,
                  semantics: str = "sounding", velocity: bool = False, seed: int = 0,
                  cache: bool = True, cache_dir=None, progress: bool = False) -> Dataset:
@@ -145,10 +135,10 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
     if semantics not in SEMANTICS:
         raise DataError(f"unknown semantics {semantics!r} (choose from {', '.join(SEMANTICS)})")
-    if path is None and name in ("jsb", "jsb-satb", "piano-midi-de"):
+    if path is None and name in ("jsb", "jsb-satb", "piano-midi-de", "piano-events"):
         from .home import require
 
-        path = require("jsb" if name == "jsb-satb" else name)
+        path = require({"jsb-satb": "jsb", "piano-events": "piano-midi-de"}.get(name, name))
     if name == "jsb":
         return _load_jsb(path, resolution, semantics)
     if name == "jsb-satb":  # labelled voices, tokens not rolls (data/satb.py)
@@ -158,6 +148,18 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
             raise DataError("the labelled JSB voices hold sounding notes only (use semantics='sounding')")
 
         return load_satb(path)
+    if name == "piano-events":  # Performance RNN events, tokens not rolls (data/events.py)
+        from .events import load_events
+
+        if semantics != "sounding":
+            raise DataError("piano-events are events, not rolls: semantics does not apply")
+        return load_events(path)
+    if name == "chorale-triples":  # BachProp's note triples (data/note_triples.py)
+        from .note_triples import load_triples
+
+        if semantics != "sounding":
+            raise DataError("chorale-triples are notes, not rolls: semantics does not apply")
+        return load_triples(cache=cache, cache_dir=cache_dir, show_progress=progress)
     if name == "chorales":
         files = chorale_files()
         root, filters = None, ()
@@ -171,7 +173,7 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         filters = THESIS_FILTERS if name == "piano-midi-de" else ()
     opts = dict(name=name, steps_per_beat=steps_per_beat, semantics=semantics,
                 velocity=velocity, seed=seed, filters=[f.__name__ for f in filters])
-    cache_file = _cache_path(name, files, opts, cache_dir) if cache else None
+    cache_file = cache_path(name, files, opts, cache_dir) if cache else None
     if cache_file is not None and cache_file.exists():
         try:
             return _read_cache(cache_file, name, steps_per_beat, semantics)
@@ -237,63 +239,6 @@ def _parse_all(jobs: list, progress: bool, desc: str):
 
 # ---------------------------------------------------------------- sources
 
-def midi_files(root: Path) -> list:
-    """``(label, path)`` pairs of the MIDI files (``*.mid``, ``*.midi``, any case) under the
-    folder ``root``, searched recursively and sorted by path, each labelled with its path
-    relative to ``root`` (``/``-separated); for a file ``root``, just ``[(name, root)]``.
-    Raises :class:`DataError` when there is none (a missing ``root`` included)."""
-    if root.is_file():
-        return [(root.name, root)]
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi")
-                   and p.is_file())
-    if not files:
-        raise DataError(f"{root}: no MIDI files (*.mid, *.midi) found")
-    return [(p.relative_to(root).as_posix(), p) for p in files]
-
-
-def chorale_files(split: str | None = None) -> list:
-    """(label, path) of the 350 distinct Bach chorales in music21's bundled corpus, or of
-    those in one ``split`` (:func:`split_of`); each can be parsed alone with
-    :func:`chorale_notes` (``musicgen sample``, notebook 11_play)."""
-    from music21 import corpus
-
-    prefer = {".mxl": 0, ".xml": 1, ".musicxml": 2, ".krn": 3}
-    out = []
-    for n in dict.fromkeys(corpus.chorales.Iterator(returnType="filename")):
-        found = corpus.getWork(n)  # a path, or a list when the name is a prefix of others
-        found = [Path(p) for p in (found if isinstance(found, list) else [found])]
-        exact = [p for p in found if p.stem == n.rsplit("/", 1)[-1]] or found
-        out.append((n, min(exact, key=lambda p: prefer.get(p.suffix, 9))))
-    return out if split is None else [(n, f) for n, f in out if split_of(n) == split]
-
-
-def chorale_notes(path: Path, ticks_per_beat: int = 480) -> NoteList:
-    """Notes of a music21 corpus file (ties merged, repeats not expanded)."""
-    from music21 import converter
-
-    try:
-        score = converter.parse(str(path)).stripTies()
-    except Exception as e:
-        raise MidiError(path, f"music21 cannot parse it ({' '.join(str(e).split())})") from None
-    # A pickup bar is padded with rests to a full bar, so that bar lines fall on
-    # multiples of the bar length, in phase with the model's time counter.
-    measures = score.parts[0].getElementsByClass("Measure")
-    pad = float(measures[0].paddingLeft) if len(measures) and measures[0].number == 0 else 0.0
-    start, end, pitch, track = [], [], [], []
-    for i, part in enumerate(score.parts):
-        for el in part.flatten().notes:
-            s = round((float(el.offset) + pad) * ticks_per_beat)
-            e = round((float(el.offset + el.quarterLength) + pad) * ticks_per_beat)
-            for p in el.pitches:
-                start.append(s); end.append(max(e, s + 1)); pitch.append(p.midi); track.append(i)
-    if not start:
-        raise MidiError(path, "no notes")
-    ts = [(round(float(t.offset) * ticks_per_beat), t.numerator, t.denominator)
-          for t in score.parts[0].flatten().getElementsByClass("TimeSignature")]
-    return NoteList.from_arrays(start, end, pitch, None, track, ticks_per_beat=ticks_per_beat,
-                                time_signatures=ts, source=str(path))
-
-
 def _load_jsb(path, resolution: str, semantics: str) -> Dataset:
     if resolution not in JSB_RESOLUTIONS:
         raise DataError(f"unknown JSB resolution {resolution!r} "
@@ -337,31 +282,7 @@ def _leading_silence(roll: np.ndarray, notes: NoteList, steps_per_beat: int) -> 
     return int(sounding[0] // int(bar) * int(bar))
 
 
-def _progress(items, enabled: bool, desc: str, total=None):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="file", total=total)
-
-
 # ---------------------------------------------------------------- cache
-
-def cache_dir(path=None) -> Path:
-    """The cache folder: ``path``, else ``$MUSICGEN_CACHE``, else ``~/.cache/musicgen``."""
-    return Path(path or os.environ.get("MUSICGEN_CACHE") or Path.home() / ".cache" / "musicgen")
-
-
-def _cache_path(name: str, files: list, opts: dict, directory) -> Path:
-    h = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **opts}, sort_keys=True).encode())
-    for label, f in files:
-        h.update(label.encode() + b"\0")
-        try:
-            h.update(hashlib.sha256(Path(f).read_bytes()).digest())
-        except OSError:
-            h.update(b"unreadable")
-    return cache_dir(directory) / f"{name}-{h.hexdigest()[:20]}.npz"
-
 
 def _write_cache(file: Path, ds: Dataset) -> None:
     pieces = [(s, p) for s in ds.splits for p in ds.splits[s]]

@@ -295,6 +295,43 @@ def read_performance(path) -> NoteList:
     return to_grid(notes, tempo_map(Path(path).read_bytes()))
 
 
+def load_events(path=None):
+    """The ``piano-events`` dataset: the piano-midi.de pieces that pass the thesis' filters
+    (those of ``piano-midi-de``, in the same splits) as Performance RNN event sequences,
+    each a :class:`~musicgen_lib.data.tokens.TokenPiece` whose ``roll`` is ``(N, 1)`` int16
+    event ids, read through the file's own tempo map (``path`` left out: the data home's
+    ``piano-midi-de`` folder). Unreadable or filtered files are skipped with their reason.
+
+    Notebook: 04c_events_and_notes."""
+    from .corpus import SPLITS, Skipped, midi_files, split_of
+    from .filters import THESIS_FILTERS, rejection_reason
+    from .tokens import TokenDataset, TokenPiece
+    from ..errors import MidiError
+
+    if path is None:
+        from .home import require
+
+        path = require("piano-midi-de")
+    root = Path(path)
+    if not root.exists():
+        raise DataError(f"{root}: no such file or directory")
+    splits, skipped = {s: [] for s in SPLITS}, []
+    for label, f in midi_files(root):
+        try:
+            notes = read_midi(f)  # checks the file before its bytes are read again
+            reason = rejection_reason(notes, THESIS_FILTERS)
+            if not reason:
+                events = notes_to_events(notes, tempo_map(f.read_bytes()))
+        except MidiError as e:
+            reason = e.problem
+        if reason:
+            skipped.append(Skipped(label, reason))
+        else:
+            splits[split_of(label)].append(TokenPiece(label, events.astype(np.int16)[:, None]))
+    return TokenDataset("piano-events", splits, token_model="performance-rnn", unit="event",
+                        skipped=skipped)
+
+
 def event_stats(events) -> dict:
     """Counts of an event sequence: ``events``, one per kind (``note_on``, ``note_off``,
     ``time_shift``, ``velocity``), ``seconds`` (the time its shifts add up to) and

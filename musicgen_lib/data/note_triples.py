@@ -225,3 +225,78 @@ def grid_report(notes: NoteList) -> GridReport:
         mean_onset_error=float(onset_error.mean()), max_onset_error=float(onset_error.max()),
         mean_duration_error=float(duration_error.mean()),
         max_duration_error=float(duration_error.max()))
+
+
+def _chorale_triples(job):
+    """``(triples, None)`` of one music21 chorale, or ``(None, reason)`` (a process pool maps it)."""
+    from ..errors import MidiError
+    from .corpus import chorale_notes
+
+    try:
+        return notes_to_triples(chorale_notes(job)), None
+    except MidiError as e:
+        return None, e.problem
+
+
+def load_triples(*, cache: bool = True, cache_dir=None, show_progress: bool = False):
+    """The ``chorale-triples`` dataset: the 350 Bach chorales bundled with music21 (the
+    ``chorales`` dataset's pieces, in its splits) as BachProp triples, each a
+    :class:`~musicgen_lib.data.tokens.TokenPiece` whose ``roll`` is ``(N, 3)`` int16
+    ``[dT index, T index, MIDI pitch]``. Parsed in parallel processes the first time and
+    cached like the other datasets (keyed by the content of every file).
+
+    Notebook: 04c_events_and_notes."""
+    import json
+    import os
+
+    from ..files import atomic_write
+    from .corpus import SPLITS, Skipped, cache_path, chorale_files, progress, split_of
+    from .tokens import TokenDataset, TokenPiece
+
+    files = chorale_files()
+    file = cache_path("chorale-triples", files, {"grid": [str(v) for v in GRID]}, cache_dir) \
+        if cache else None
+    if file is not None and file.exists():
+        try:
+            with np.load(file) as z:
+                meta, flat, lengths = json.loads(str(z["meta"])), z["triples"], z["lengths"]
+            bounds = np.concatenate([[0], np.cumsum(lengths)])
+            found = [(label, flat[bounds[i]:bounds[i + 1]], None)
+                     for i, label in enumerate(meta["pieces"])]
+            found += [(label, None, reason) for label, reason in meta["skipped"]]
+        except Exception:  # an unreadable cache: parse again and overwrite it
+            found = None
+    else:
+        found = None
+    if found is None:
+        paths = [f for _, f in files]
+        workers = min(os.cpu_count() or 1, 8)
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers) as pool:
+                results = list(progress(pool.map(_chorale_triples, paths, chunksize=8), show_progress,
+                                         "reading chorales", total=len(paths)))
+        else:
+            results = [_chorale_triples(p) for p in progress(paths, show_progress, "reading chorales")]
+        found = [(label, t, r) for (label, _), (t, r) in zip(files, results)]
+        if file is not None:
+            good = [(label, t) for label, t, r in found if r is None]
+            meta = {"pieces": [label for label, _ in good],
+                    "skipped": [[label, r] for label, _, r in found if r is not None]}
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(file, lambda fh: np.savez_compressed(
+                    fh, meta=np.array(json.dumps(meta)),
+                    triples=np.concatenate([t for _, t in good]).astype(np.int16),
+                    lengths=np.array([len(t) for _, t in good], np.int64)))
+            except OSError:  # a read-only cache folder only costs speed
+                pass
+    splits, skipped = {s: [] for s in SPLITS}, []
+    for label, triples, reason in found:
+        if reason is not None:
+            skipped.append(Skipped(label, reason))
+        else:
+            splits[split_of(label)].append(TokenPiece(label, np.asarray(triples, np.int16)))
+    return TokenDataset("chorale-triples", splits, token_model="bachprop", unit="note",
+                        skipped=skipped)

@@ -50,6 +50,7 @@ class SatbDataset:
 
     Notebook: 04b_voices."""
     name, skipped, steps_per_beat, semantics = "jsb-satb", (), 4, "sounding"
+    token_model = "deepbach"
 
     def __init__(self, splits: dict, lowest: list, highest: list):
         self.splits = splits

@@ -90,6 +90,13 @@ class SequenceModel(nn.Module):
     accuracy_samples: int = 100
     #: True if every step shares one estimated log Z (its error does not average out over steps)
     shared_partition: bool = False
+    #: False for models whose prediction is not a frame (events, notes, the voices' pseudo-
+    #: likelihood): evaluate() then reports no frame accuracy
+    has_frame_accuracy: bool = True
+    #: what one step of x is: a 'frame' of a piano roll, or an 'event' / 'note' token
+    step_unit: str = "frame"
+    #: the one dataset of tokens a token model reads (None: any piano-roll dataset)
+    reads_dataset: str | None = None
 
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Scalar loss to minimise, averaged over real steps, and a dict of float statistics."""

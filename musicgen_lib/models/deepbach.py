@@ -56,6 +56,8 @@ class DeepBach(SequenceModel):
     exact = False
     method = "pseudo-likelihood"
     tokens_per_step = 4
+    has_frame_accuracy = False
+    reads_dataset = "jsb-satb"
 
     def __init__(self, cfg: DeepBachConfig):
         super().__init__()

@@ -11,11 +11,13 @@ import json
 from ..configs import from_dict, read_json
 from ..errors import ConfigError
 from ..files import atomic_write_bytes
+from .bachprop import BachProp, BachPropConfig
 from .biaxial import Biaxial, BiaxialConfig
 from .deepbach import DeepBach, DeepBachConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .mixture import Mixture, MixtureConfig
 from .octave_decoder import DecoderConfig
+from .performance_rnn import PerformanceRNN, PerformanceRNNConfig
 from .rbm import RBM, RBMConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
@@ -30,6 +32,10 @@ MODELS = {
     "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
     "deepbach": (DeepBach, DeepBachConfig),          # Hadjeres et al. 2017: labelled SATB voices,
     #                                                  pseudo-likelihood (dataset jsb-satb)
+    "performance-rnn": (PerformanceRNN, PerformanceRNNConfig),  # Simon & Oore 2017: events
+    #                                                             (dataset piano-events)
+    "bachprop": (BachProp, BachPropConfig),          # Colombo & Gerstner 2018: note triples
+    #                                                  (dataset chorale-triples)
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
     #                                                                voices (12-dim)
     "thesis-decoder": (ThesisDecoderModel, DecoderConfig),  # its octave decoder

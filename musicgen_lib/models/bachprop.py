@@ -1,0 +1,146 @@
+"""BachProp (Colombo & Gerstner 2018; thesis §5.8): a recurrent network over notes written as
+(dT, T, P) triples.
+
+Explained in notebooks/04c_events_and_notes.ipynb.
+
+x (B, N, 3) holds one note per row (data/note_triples.py: ``[dT index, T index, MIDI
+pitch]``, dT and T indices into the 21 values of ``GRID``). The network reads the notes
+before n and predicts note n in three steps, each conditioned on the ones before it:
+
+    p(note_n | notes_<n) = p(dT_n | h_n) p(T_n | h_n, dT_n) p(P_n | h_n, dT_n, T_n),
+    h_n = GRU(embed(note_{n-1}), h_{n-1}),
+
+so the log-likelihood is exact, per *note* (not per time step: it does not stand beside the
+frame NLLs of the piano-roll models). BachProp's network: three GRU layers with skip
+connections and one-hot inputs; here two, with embeddings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.midi import LOWEST_KEY, N_KEYS
+from ..data.note_triples import N_VALUES
+from ..errors import ConfigError
+from .base import SequenceModel
+
+
+@dataclass
+class BachPropConfig:
+    """Sizes of the embeddings, the recurrence and the heads."""
+    n_embed: int = 32         # per field of a note
+    n_recurrent: int = 128
+    n_layers: int = 2
+    cell: str = "gru"         # BachProp: GRUs
+    n_head: int = 64          # hidden units of the T and P heads
+    dropout: float = 0.2
+
+
+class BachProp(SequenceModel):
+    """p(dT) p(T | dT) p(P | dT, T) of each note given the notes before it; exact.
+
+    Notebook: 04c_events_and_notes.
+    """
+    reads_dataset = "chorale-triples"
+    has_frame_accuracy = False
+    step_unit = "note"
+
+    def __init__(self, cfg: BachPropConfig):
+        super().__init__()
+        self.cfg = cfg
+        E, H, M = cfg.n_embed, cfg.n_recurrent, cfg.n_head
+        # the last row of each table is the start token (the input before the first note)
+        self.e_dt, self.e_len, self.e_pitch = (nn.Embedding(N_VALUES + 1, E), nn.Embedding(N_VALUES + 1, E),
+                                              nn.Embedding(N_KEYS + 1, E))
+        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+        self.rnn = kinds[cfg.cell](3 * E, H, num_layers=cfg.n_layers, batch_first=True,
+                                   dropout=cfg.dropout if cfg.n_layers > 1 else 0.0)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.to_dt = nn.Linear(H, N_VALUES)
+        self.to_len = nn.Sequential(nn.Linear(H + E, M), nn.Tanh(), nn.Linear(M, N_VALUES))
+        self.to_pitch = nn.Sequential(nn.Linear(H + 2 * E, M), nn.Tanh(), nn.Linear(M, N_KEYS))
+
+    @staticmethod
+    def fields(x: torch.Tensor):
+        """(B, N, 3) batch rows -> dT, T, pitch-key indices (B, N) long (key = pitch - 21)."""
+        t = x.long()
+        return t[..., 0], t[..., 1], (t[..., 2] - LOWEST_KEY).clamp(0, N_KEYS - 1)
+
+    def embed(self, dt, dur, key):
+        return torch.cat([self.e_dt(dt), self.e_len(dur), self.e_pitch(key)], -1)
+
+    @staticmethod
+    def transpose(x: torch.Tensor, k: int) -> torch.Tensor:
+        """Augmentation: every pitch moves by k semitones (kept on the 88 keys). x (B, N, 3)."""
+        if k == 0:
+            return x
+        out = x.clone()
+        out[..., 2] = (x[..., 2] + k).clamp(LOWEST_KEY, LOWEST_KEY + N_KEYS - 1)
+        return out
+
+    def heads(self, h, dt, dur):
+        """Logits of dT (from h), of T given dT, of P given dT and T: (..., 21), (..., 21), (..., 88).
+        T = 0 (a note of no length) is impossible."""
+        a, b = self.e_dt(dt), self.e_len(dur)
+        z_len = self.to_len(torch.cat([h, a], -1))
+        z_len = torch.cat([torch.full_like(z_len[..., :1], float("-inf")), z_len[..., 1:]], -1)
+        return self.to_dt(h), z_len, self.to_pitch(torch.cat([h, a, b], -1))
+
+    def _log_prob(self, x, mask):
+        dt, dur, key = self.fields(x.masked_fill(~mask[..., None], 0))     # (B, N) each
+        start = [torch.full_like(dt[:, :1], N_VALUES), torch.full_like(dt[:, :1], N_VALUES),
+                 torch.full_like(dt[:, :1], N_KEYS)]
+        prev = [torch.cat([s, f[:, :-1]], 1) for s, f in zip(start, (dt, dur, key))]
+        h, _ = self.rnn(self.embed(*prev))                                # (B, N, H), one call
+        z_dt, z_len, z_key = self.heads(self.drop(h), dt, dur)
+        dur_target = dur.masked_fill(~mask, 1)                            # padding: a possible T
+        lp = (-F.cross_entropy(z_dt.transpose(1, 2), dt, reduction="none")
+              - F.cross_entropy(z_len.transpose(1, 2), dur_target, reduction="none")
+              - F.cross_entropy(z_key.transpose(1, 2), key, reduction="none"))
+        return lp * mask                                                  # (B, N)
+
+    def training_loss(self, x, mask):
+        nll = -self._log_prob(x, mask).sum() / mask.sum()
+        return nll, {"nll": nll.item()}
+
+    @torch.no_grad()
+    def log_prob(self, x, mask, **_):
+        lp = self._log_prob(x, mask)
+        return lp, torch.zeros_like(lp)
+
+    def frame_stats(self, x, mask, n_samples=1):
+        raise ConfigError("bachprop predicts notes, not frames: it has no frame accuracy; "
+                          "use --no-accuracy")
+
+    @torch.no_grad()
+    def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None,
+                 temperature: float = 1.0, generator=None) -> torch.Tensor:
+        """(batch, n_steps, 3) long triples ``[dT index, T index, MIDI pitch]`` continuing
+        ``prime`` ((batch, P, 3) triples; left out: from the start), each note drawn field by
+        field (dT, then T, then P) at ``temperature``.
+
+        Notebook: 04c_events_and_notes."""
+        self.eval()
+        dev = self.to_dt.weight.device
+        draw = lambda z: torch.multinomial(F.softmax(z / temperature, -1), 1, generator=generator)[:, 0]
+        start = torch.full((batch, 1), N_VALUES, dtype=torch.long, device=dev)
+        inp = self.embed(start, start, torch.full_like(start, N_KEYS))       # (B, 1, 3E)
+        if prime is not None and prime.shape[1]:
+            dt, dur, key = self.fields(prime.to(dev))
+            inp = torch.cat([inp, self.embed(dt, dur, key)], 1)          # (B, 1 + P, 3E)
+        h, state = self.rnn(inp)
+        h = h[:, -1]
+        out = []
+        for _ in range(n_steps):
+            z_dt = self.to_dt(h)
+            dt = draw(z_dt)
+            z_len = self.heads(h, dt, dt)[1]  # (the T argument is unused by T's head)
+            dur = draw(z_len)
+            key = draw(self.heads(h, dt, dur)[2])
+            out.append(torch.stack([dt, dur, key + LOWEST_KEY], -1))
+            h, state = self.rnn(self.embed(dt, dur, key)[:, None], state)
+            h = h[:, 0]
+        return torch.stack(out, 1)
