@@ -83,7 +83,7 @@ def load_trained(folder, which: str = "model.pt"):
     CheckpointError if unusable.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices,
-    05_attention, 06_voice_sampler,
+    04c_events_and_notes, 05_attention, 06_voice_sampler,
     08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -129,7 +129,8 @@ def read_log(path) -> dict:
     the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
     Raises CheckpointError for a missing or unreadable log.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices, 05_attention,
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices, 04c_events_and_notes,
+    05_attention,
     08_training_and_samples."""
     path = Path(path)
     if path.is_dir():

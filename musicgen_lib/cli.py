@@ -39,7 +39,9 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, choices=DATASETS,
                    help="chorales (music21's bundled corpus, no path needed), jsb (BL 2012 JSON), "
                         "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder), "
-                        "jsb-satb (the JSB chorales' labelled voices, 16th notes)")
+                        "jsb-satb (the JSB chorales' labelled voices, 16th notes), piano-events "
+                        "(piano-midi-de as Performance RNN events), chorale-triples (chorales as "
+                        "BachProp's note triples)")
     p.add_argument("--path", help="dataset folder (or file); default for jsb and piano-midi-de: "
                                   "the data home (`musicgen data home`); not needed for chorales")
     p.add_argument("--resolution", default="quarter", choices=list(JSB_RESOLUTIONS),
@@ -102,11 +104,19 @@ def cmd_data_stats(args) -> int:
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
-    print(f"dataset {stats['dataset']} ({stats['semantics']}, "
-          f"{stats['steps_per_beat']} steps per beat)")
-    print(f"{'split':<7}{'pieces':>8}{'steps':>10}{'mean':>9}{'pitches':>10}"
-          f"{'max poly':>10}{'max pcs':>9}")
-    for split, s in stats["splits"].items():
+    if "unit" in stats:  # tokens (events, notes): counted in their unit, no pitch columns
+        u = stats["unit"]
+        print(f"dataset {stats['dataset']} (one token per {u})")
+        print(f"{'split':<7}{'pieces':>8}{u + 's':>10}{'mean':>9}{'max':>9}")
+        for split, s in stats["splits"].items():
+            print(f"{split:<7}{s['pieces']:>8}{s[u + 's']:>10}{s['mean_' + u + 's']:>9.0f}{s['max_' + u + 's']:>9}")
+    else:
+        print(f"dataset {stats['dataset']} ({stats['semantics']}, "
+              f"{stats['steps_per_beat']} steps per beat)")
+    for split, s in ({} if "unit" in stats else stats["splits"]).items():
+        if split == "train":
+            print(f"{'split':<7}{'pieces':>8}{'steps':>10}{'mean':>9}{'pitches':>10}"
+                  f"{'max poly':>10}{'max pcs':>9}")
         if not s["pieces"]:
             print(f"{split:<7}{0:>8}{0:>10}")
             continue

@@ -3,6 +3,10 @@ of real music and continue it; writes prime + continuation as MIDI.
 
     musicgen sample --out sample.mid           # the chorale model shipped with the package
     musicgen sample --checkpoint DIR [--generator RUN] [--prime F.mid | --prime-dataset NAME]
+    musicgen sample --checkpoint checkpoints/review-piano/performance-rnn --steps 2000 --out p.mid
+
+A checkpoint of a model of events or notes (Performance RNN, BachProp; notebook 04c) is sampled
+from the start instead: ``--steps`` events or notes, no prime.
 
 Explained in notebooks/08_training_and_samples.ipynb.
 """
@@ -10,11 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from . import cli_types as types
-from .errors import DataError, OutputError
+from .errors import DataError, MusicgenError, OutputError
 
 
 def add_sample_parser(sub):
@@ -24,7 +29,10 @@ def add_sample_parser(sub):
     sample.add_argument("--checkpoint",
                         help="a checkpoint folder (ours, or the author's folder holding "
                              "greats-model.pt and greats-decoder.pt); default: the committed "
-                             "model trained on the music21 chorales")
+                             "model trained on the music21 chorales. A Performance RNN or "
+                             "BachProp run (checkpoints/review-piano/performance-rnn, "
+                             "checkpoints/review-chorales/bachprop) generates --steps events or "
+                             "notes from the start")
     prime = sample.add_mutually_exclusive_group()
     prime.add_argument("--prime", help="a MIDI file whose first bar primes the model")
     prime.add_argument("--prime-dataset", choices=["chorales", "jsb", "piano-midi-de", "midi"],
@@ -129,6 +137,43 @@ def _prime_roll(args, prime_dataset: str, semantics: str, steps_per_beat: int, r
     return piece.roll, f"{prime_dataset}:{piece.name}", bar
 
 
+def _token_model(folder) -> bool:
+    """Whether ``folder`` is a trained run of a model of tokens (events, notes), not frames."""
+    from .models import registry
+
+    try:
+        name = registry.canonical(json.loads((Path(folder) / "config.json").read_text())["model"])
+    except (OSError, ValueError, KeyError, TypeError, MusicgenError):
+        return False
+    return registry.MODELS[name][0].step_unit != "frame"
+
+
+def _sample_tokens(args) -> int:
+    """``musicgen sample`` of a token model: ``--steps`` events or notes drawn from the start
+    at ``--temperature``, written as MIDI (prime options do not apply)."""
+    import torch
+
+    from .checkpoints import load_trained
+    from .data import write_midi
+
+    for option in ("prime", "prime_dataset", "generator", "history", "gibbs_steps"):
+        if getattr(args, option):
+            raise DataError(f"--{option.replace('_', '-')} does not apply to {args.checkpoint}: its "
+                            "model generates events or notes from the start")
+    model, config = load_trained(args.checkpoint)
+    rng = torch.Generator().manual_seed(args.seed)
+    tokens = model.generate(args.steps, batch=1, temperature=args.temperature, generator=rng)[0]
+    notes = model.to_notes(tokens.numpy())
+    try:
+        write_midi(notes, args.out)
+    except OSError as e:
+        raise OutputError(f"{args.out}: cannot write ({e.strerror})") from None
+    count = "" if model.step_unit == "note" else f" ({len(notes)} notes)"
+    print(f"wrote {args.out}: {args.steps} {model.step_unit}s of {config['model']}{count}, "
+          f"temperature {args.temperature:g}, seed {args.seed}")
+    return 0
+
+
 def cmd_sample(args) -> int:
     from .checkpoints import checkpoint_steps_per_beat, load_thesis_model
     from .data import roll_to_midi
@@ -145,6 +190,8 @@ def cmd_sample(args) -> int:
         raise DataError("--prime-dataset chorales is music21's built-in corpus and takes no --path")
     prime_dataset = args.prime_dataset or "chorales"
     check_output(args.out, inputs=[args.prime], force=args.force, suffixes=(".mid", ".midi"))
+    if args.checkpoint and _token_model(args.checkpoint):  # Performance RNN, BachProp
+        return _sample_tokens(args)
     gen, dec = load_thesis_model(args.checkpoint)
     # the grid the generator steps on: the prime is read, and the MIDI written, on it
     steps_per_beat = checkpoint_steps_per_beat(args.checkpoint)

@@ -174,3 +174,43 @@ def test_token_datasets_go_to_their_model_only():
         _fit_to_data("lstm", None, {}, ds)
     with pytest.raises(ConfigError, match="use --dataset chorale-triples"):
         _fit_to_data("bachprop", None, {}, SimpleNamespace(name="jsb"))  # a roll dataset
+
+
+def test_performance_stats_count_chords_spread_and_long_notes():
+    from musicgen_lib.analysis.performance import onset_groups, performance_stats
+
+    # a chord struck together, a chord spread over 20 ms, a long note; 10 ms ticks
+    notes = NoteList.from_arrays([0, 0, 100, 102, 200], [50, 50, 150, 150, 500], [60, 64, 60, 64, 67],
+                                 [40, 40, 80, 80, 80], ticks_per_beat=50)
+    assert onset_groups(notes).tolist() == [0, 0, 1, 1, 2]
+    s = performance_stats(notes)
+    assert s["notes"] == 5 and s["seconds"] == 5.0 and s["chord_share"] == 0.8
+    assert s["spread_share"] == 0.5 and s["ioi_median_ms"] == 1000.0
+    assert s["long_share"] == 0.2 and s["duration_median_ms"] == 500.0
+    assert s["velocity_changes"] == 0.5  # 40 -> 80, then 80 -> 80
+    assert performance_stats(NoteList.from_arrays([], [], [], [], ticks_per_beat=50)) == {"notes": 0}
+
+
+def test_cli_data_stats_counts_tokens(capsys):
+    from musicgen_lib.cli import main
+
+    assert main(["data", "stats", "--dataset", "chorale-triples"]) == 0
+    out = capsys.readouterr().out
+    assert "one token per note" in out and "notes" in out.splitlines()[1]
+    assert len(out.splitlines()) == 5  # header, columns, three splits
+
+
+@pytest.mark.parametrize("folder,unit", [("review-chorales/bachprop", "notes"),
+                                         ("review-piano/performance-rnn", "events")])
+def test_cli_samples_a_token_checkpoint_from_the_start(folder, unit, tmp_path, capsys):
+    from musicgen_lib.checkpoints import find_checkpoint
+    from musicgen_lib.cli import main
+    from musicgen_lib.data import read_midi
+
+    out = tmp_path / "s.mid"
+    args = ["sample", "--checkpoint", str(find_checkpoint(folder)), "--steps", "60", "--out", str(out)]
+    assert main(args) == 0 and f"60 {unit}" in capsys.readouterr().out
+    notes = read_midi(out)
+    assert len(notes) == 60 if unit == "notes" else 0 < len(notes) < 60
+    assert main(args + ["--prime-dataset", "chorales", "--force"]) == 2
+    assert "does not apply" in capsys.readouterr().err

@@ -98,7 +98,9 @@ def event_kind(event: int) -> tuple:
 
 def event_name(event: int) -> str:
     """A readable name of an event id: ``NOTE_ON 60``, ``NOTE_OFF 60``, ``TIME_SHIFT 250 ms``,
-    ``VELOCITY 25 (MIDI 101)``."""
+    ``VELOCITY 25 (MIDI 101)``.
+
+    Notebook: 04c_events_and_notes."""
     kind, value = event_kind(event)
     if kind == "TIME_SHIFT":
         return f"TIME_SHIFT {value * 1000 // STEPS_PER_SECOND} ms"
@@ -241,7 +243,9 @@ def events_to_notes(events, strict: bool = True) -> NoteList:
     skipped, a NOTE_ON of a sounding key ends that note and strikes again, a note before
     any VELOCITY gets :data:`DEFAULT_VELOCITY`, zero-length notes are dropped, and notes
     still sounding at the end end with the last time shift (one step after their start
-    if that is later). Ids outside 0…387 are an error either way."""
+    if that is later). Ids outside 0…387 are an error either way.
+
+    Notebook: 04c_events_and_notes."""
     events = _as_events(events)
     starts, ends, pitches, velocities = [], [], [], []
     sounding = {}  # pitch -> (start step, velocity, position of its NOTE_ON)
@@ -335,7 +339,9 @@ def load_events(path=None):
 def event_stats(events) -> dict:
     """Counts of an event sequence: ``events``, one per kind (``note_on``, ``note_off``,
     ``time_shift``, ``velocity``), ``seconds`` (the time its shifts add up to) and
-    ``events_per_second`` (what a model must predict for each second of music)."""
+    ``events_per_second`` (what a model must predict for each second of music).
+
+    Notebook: 04c_events_and_notes."""
     events = _as_events(events)
     kind = np.searchsorted([NOTE_OFF, TIME_SHIFT, VELOCITY], events, side="right")
     counts = np.bincount(kind, minlength=4)

@@ -154,7 +154,9 @@ def triples_to_notes(triples, ticks_per_beat: int = 480,
     BachProp triples ``(N, 3)``. Exact when ``ticks_per_beat`` is a multiple of 48; otherwise
     onsets and ends round to the nearest tick (half up), each from the piece's start, so
     rounding never accumulates. Bad triples raise :class:`~musicgen_lib.errors.DataError`
-    naming the first one."""
+    naming the first one.
+
+                     Notebook: 04c_events_and_notes."""
     triples = _as_triples(triples)
     if int(ticks_per_beat) <= 0:
         raise DataError(f"ticks_per_beat must be positive, not {ticks_per_beat}")

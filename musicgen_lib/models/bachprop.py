@@ -89,7 +89,11 @@ class BachProp(SequenceModel):
         z_len = torch.cat([torch.full_like(z_len[..., :1], float("-inf")), z_len[..., 1:]], -1)
         return self.to_dt(h), z_len, self.to_pitch(torch.cat([h, a, b], -1))
 
-    def _log_prob(self, x, mask):
+    def field_log_probs(self, x, mask):
+        """(B, N, 3) log p(dT_n | ...), log p(T_n | dT_n, ...), log p(P_n | dT_n, T_n, ...) of every
+        note given the notes before it (teacher forcing: one recurrent call), 0 on padding.
+
+        Notebook: 04c_events_and_notes."""
         dt, dur, key = self.fields(x.masked_fill(~mask[..., None], 0))     # (B, N) each
         start = [torch.full_like(dt[:, :1], N_VALUES), torch.full_like(dt[:, :1], N_VALUES),
                  torch.full_like(dt[:, :1], N_KEYS)]
@@ -97,10 +101,12 @@ class BachProp(SequenceModel):
         h, _ = self.rnn(self.embed(*prev))                                # (B, N, H), one call
         z_dt, z_len, z_key = self.heads(self.drop(h), dt, dur)
         dur_target = dur.masked_fill(~mask, 1)                            # padding: a possible T
-        lp = (-F.cross_entropy(z_dt.transpose(1, 2), dt, reduction="none")
-              - F.cross_entropy(z_len.transpose(1, 2), dur_target, reduction="none")
-              - F.cross_entropy(z_key.transpose(1, 2), key, reduction="none"))
-        return lp * mask                                                  # (B, N)
+        lp = torch.stack([-F.cross_entropy(z.transpose(1, 2), t, reduction="none")
+                          for z, t in ((z_dt, dt), (z_len, dur_target), (z_key, key))], -1)
+        return lp * mask[..., None]                                       # (B, N, 3)
+
+    def _log_prob(self, x, mask):
+        return self.field_log_probs(x, mask).sum(-1)                      # (B, N)
 
     def training_loss(self, x, mask):
         nll = -self._log_prob(x, mask).sum() / mask.sum()
@@ -114,6 +120,13 @@ class BachProp(SequenceModel):
     def frame_stats(self, x, mask, n_samples=1):
         raise ConfigError("bachprop predicts notes, not frames: it has no frame accuracy; "
                           "use --no-accuracy")
+
+    @staticmethod
+    def to_notes(triples):
+        """The notes (a NoteList at 480 ticks per quarter note) of generated triples (N, 3)."""
+        from ..data.note_triples import triples_to_notes
+
+        return triples_to_notes(triples)
 
     @torch.no_grad()
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None,

@@ -97,6 +97,15 @@ class PerformanceRNN(SequenceModel):
         raise ConfigError("performance-rnn predicts events, not frames: it has no frame "
                           "accuracy; use --no-accuracy")
 
+    @staticmethod
+    def to_notes(events):
+        """The notes of generated event ids (N,), on the 10 ms grid (a NoteList at 50 ticks per
+        beat, real time at 120 bpm), decoded leniently: a sample may release a key it never
+        struck (ignored) or leave one held (ended with the last event)."""
+        from ..data.events import events_to_notes
+
+        return events_to_notes(events, strict=False)
+
     @torch.no_grad()
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None,
                  temperature: float = 1.0, generator=None) -> torch.Tensor:

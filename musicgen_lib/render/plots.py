@@ -29,7 +29,9 @@ def set_book_theme() -> None:
 
 
 def pitch_name(midi: int) -> str:
-    """``60 -> 'C4'`` (scientific pitch notation)."""
+    """``60 -> 'C4'`` (scientific pitch notation).
+
+    Notebook: 04c_events_and_notes."""
     return f"{PITCH_CLASS_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
@@ -261,7 +263,7 @@ def plot_training_curve(log, ax=None, *, label: str = "", mark_best: bool = True
     a log as :func:`musicgen_lib.checkpoints.read_log` reads it, with a dotted line at the
     best validation. Returns the axes.
 
-    Notebook: 04b_voices, 08_training_and_samples."""
+    Notebook: 04b_voices, 04c_events_and_notes, 08_training_and_samples."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -320,3 +322,34 @@ def plot_live_curve(live, committed, axes=None, *, live_label: str = "this run, 
     else:
         axes.set_ylabel("loss")
     return axes
+
+
+def plot_notes(notes, ax=None, seconds_per_tick: float | None = None, title: str | None = None,
+               cmap: str = "viridis", colorbar: bool = True):
+    """Notes as bars in time (seconds) and pitch, coloured by velocity — the way the thesis'
+    Fig. 9 shows Performance RNN's output. ``seconds_per_tick``: default 10 ms (a note list
+    on the performance grid, data/events.py). Returns the axes.
+
+    Notebook: 04c_events_and_notes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.5))
+    sec = 0.01 if seconds_per_tick is None else seconds_per_tick
+    start, end = np.asarray(notes.start) * sec, np.asarray(notes.end) * sec
+    pitch, vel = np.asarray(notes.pitch), np.asarray(notes.velocity)
+    bars = PatchCollection([Rectangle((s, p - 0.4), e - s, 0.8) for s, e, p in zip(start, end, pitch)],
+                           cmap=cmap, linewidths=0)
+    bars.set_array(vel.astype(float))
+    bars.set_clim(1, 127)
+    ax.add_collection(bars)
+    if len(pitch):
+        ax.set(xlim=(0, end.max()), ylim=(pitch.min() - 2, pitch.max() + 2))
+    ticks = [p for p in range(12, 128, 12) if len(pitch) and pitch.min() - 2 <= p <= pitch.max() + 2]
+    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
+    ax.set(xlabel="seconds", title=title)
+    if colorbar:
+        ax.figure.colorbar(bars, ax=ax, label="velocity", pad=0.01)
+    return ax
