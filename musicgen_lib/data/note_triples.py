@@ -156,7 +156,7 @@ def triples_to_notes(triples, ticks_per_beat: int = 480,
     rounding never accumulates. Bad triples raise :class:`~musicgen_lib.errors.DataError`
     naming the first one.
 
-                     Notebook: 04c_events_and_notes."""
+    Notebook: 04c_events_and_notes, 10_discussion."""
     triples = _as_triples(triples)
     if int(ticks_per_beat) <= 0:
         raise DataError(f"ticks_per_beat must be positive, not {ticks_per_beat}")

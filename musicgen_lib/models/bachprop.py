@@ -24,8 +24,7 @@ import torch.nn.functional as F
 
 from ..data.midi import LOWEST_KEY, N_KEYS
 from ..data.note_triples import N_VALUES
-from ..errors import ConfigError
-from .base import SequenceModel
+from .base import TokenModel
 
 
 @dataclass
@@ -39,13 +38,12 @@ class BachPropConfig:
     dropout: float = 0.2
 
 
-class BachProp(SequenceModel):
+class BachProp(TokenModel):
     """p(dT) p(T | dT) p(P | dT, T) of each note given the notes before it; exact.
 
     Notebook: 04c_events_and_notes.
     """
     reads_dataset = "chorale-triples"
-    has_frame_accuracy = False
     step_unit = "note"
 
     def __init__(self, cfg: BachPropConfig):
@@ -107,19 +105,6 @@ class BachProp(SequenceModel):
 
     def _log_prob(self, x, mask):
         return self.field_log_probs(x, mask).sum(-1)                      # (B, N)
-
-    def training_loss(self, x, mask):
-        nll = -self._log_prob(x, mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x, mask)
-        return lp, torch.zeros_like(lp)
-
-    def frame_stats(self, x, mask, n_samples=1):
-        raise ConfigError("bachprop predicts notes, not frames: it has no frame accuracy; "
-                          "use --no-accuracy")
 
     @staticmethod
     def to_notes(triples):

@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import ConfigError
+
 
 def shift_right(x: torch.Tensor) -> torch.Tensor:
     """Inputs for teacher forcing: (B, T, D) -> (B, T, D) with row t = x[t-1] and row 0 = 0."""
@@ -132,7 +134,45 @@ class SequenceModel(nn.Module):
         return torch.stack(out, 1)
 
 
-class BernoulliLogits(SequenceModel):
+class ClosedFormLogProb(SequenceModel):
+    """Base of the models whose log-probability of every step, ``_log_prob(x, mask)`` (B, T),
+    is computed in closed form, teacher-forced: the training loss is its mean over the real
+    steps, and log_prob returns it with zero variance (the RNN-NADE, the Bernoulli models, the
+    token models; the DeepBach-style model's pseudo-likelihood too)."""
+
+    #: the name of the loss in the training statistics
+    loss_name: str = "nll"
+
+    def _log_prob(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_loss(self, x, mask):
+        nll = -(self._log_prob(x, mask) * mask).sum() / mask.sum()
+        return nll, {self.loss_name: nll.item()}
+
+    @torch.no_grad()
+    def log_prob(self, x, mask, **_):
+        lp = self._log_prob(x, mask) * mask
+        return lp, torch.zeros_like(lp)
+
+
+class TokenModel(ClosedFormLogProb):
+    """Base of the models of tokens instead of frames (events, notes: notebook 04c), each
+    reading one dataset: an exact log-likelihood per token, no frame accuracy, and
+    ``to_notes`` to hear or engrave what ``generate`` returns."""
+    has_frame_accuracy = False
+
+    def frame_stats(self, x, mask, n_samples=1):
+        raise ConfigError(f"{type(self).__name__} predicts {self.step_unit}s, not frames: it "
+                          "has no frame accuracy; use --no-accuracy")
+
+    @staticmethod
+    def to_notes(tokens):
+        """The NoteList of generated tokens."""
+        raise NotImplementedError
+
+
+class BernoulliLogits(ClosedFormLogProb):
     """Base of the models whose p(v_t | v_<t) is a product of Bernoulli conditionals with
     logits ``self.logits(x)`` (B, T, 88), teacher-forced: the LSTM with independent keys and
     the bi-axial LSTM (whose logit for key n also sees keys below n of the same frame). The
@@ -141,18 +181,9 @@ class BernoulliLogits(SequenceModel):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _log_prob(self, x):
+    def _log_prob(self, x, mask=None):
         """(B, T) log p(v_t | v_<t): the sum over keys of the Bernoulli log-likelihoods."""
         return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(-1)
-
-    def training_loss(self, x, mask):
-        nll = -(self._log_prob(x) * mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x) * mask
-        return lp, torch.zeros_like(lp)
 
 
 class RecurrentBiases(SequenceModel):

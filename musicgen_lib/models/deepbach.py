@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from .base import SequenceModel
+from .base import ClosedFormLogProb
 
 
 @dataclass
@@ -48,7 +48,7 @@ class DeepBachConfig:
     dropout: float = 0.2      # on the merged features
 
 
-class DeepBach(SequenceModel):
+class DeepBach(ClosedFormLogProb):
     """One shared network for p(x_{t,v} | all other tokens) of the four voices.
 
     Notebook: 04b_voices.
@@ -58,6 +58,9 @@ class DeepBach(SequenceModel):
     tokens_per_step = 4
     has_frame_accuracy = False
     reads_dataset = "jsb-satb"
+    loss_name = "pseudo_nll"  # the training loss: the pseudo-NLL per step (4 tokens); log_prob
+    #                           gives per step the sum over the voices of log p(x_{t,v} | all
+    #                           others), exact to compute but not a joint log-likelihood
 
     def __init__(self, cfg: DeepBachConfig):
         super().__init__()
@@ -144,18 +147,6 @@ class DeepBach(SequenceModel):
     def _log_prob(self, x, mask):
         lp = self.token_log_probs(self.tokens(x, mask)).sum(-1)        # (B, T)
         return torch.where(mask, lp, torch.zeros_like(lp))
-
-    def training_loss(self, x, mask):
-        """The pseudo-NLL per step (4 tokens), teacher-forced over all positions at once."""
-        loss = -self._log_prob(x, mask).sum() / mask.sum()
-        return loss, {"pseudo_nll": loss.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        """(B, T) sum over the voices of log p(x_{t,v} | all others): pseudo-log-likelihood,
-        exact to compute (zero variance) but not a joint log-likelihood."""
-        lp = self._log_prob(x, mask)
-        return lp, torch.zeros_like(lp)
 
     def frame_stats(self, x, mask, n_samples=1):
         raise ConfigError("deepbach has no frame accuracy (its conditionals read the frame "

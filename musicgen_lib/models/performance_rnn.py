@@ -22,8 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.events import VOCAB_SIZE
-from ..errors import ConfigError
-from .base import SequenceModel
+from .base import TokenModel
 
 START = VOCAB_SIZE  # the input before the first event (never a target)
 
@@ -38,13 +37,12 @@ class PerformanceRNNConfig:
     dropout: float = 0.1      # between and after the LSTM layers
 
 
-class PerformanceRNN(SequenceModel):
+class PerformanceRNN(TokenModel):
     """An LSTM language model of Performance RNN events; exact log-likelihood per event.
 
     Notebook: 04c_events_and_notes.
     """
     reads_dataset = "piano-events"
-    has_frame_accuracy = False
     step_unit = "event"
     chunk = 2048  # events per output chunk: the (B, chunk, 388) logits bound the memory
 
@@ -83,19 +81,6 @@ class PerformanceRNN(SequenceModel):
                                   tok[:, i:i + self.chunk], reduction="none")
                  for i in range(0, tok.shape[1], self.chunk)]
         return torch.cat(parts, 1) * mask
-
-    def training_loss(self, x, mask):
-        nll = -self._log_prob(x, mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x, mask)
-        return lp, torch.zeros_like(lp)
-
-    def frame_stats(self, x, mask, n_samples=1):
-        raise ConfigError("performance-rnn predicts events, not frames: it has no frame "
-                          "accuracy; use --no-accuracy")
 
     @staticmethod
     def to_notes(events):

@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import RecurrentBiases, RecurrentConfig, StepStats, stats_from_samples
+from .base import (ClosedFormLogProb, RecurrentBiases, RecurrentConfig, StepStats,
+                   stats_from_samples)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class NADE(nn.Module):
         return v
 
 
-class RNNNADE(RecurrentBiases):
+class RNNNADE(ClosedFormLogProb, RecurrentBiases):
     def __init__(self, cfg: RNNNADEConfig):
         super().__init__(cfg)  # the recurrence and the bias maps (base.RecurrentBiases)
         self.nade = NADE(cfg.n_visible, cfg.n_hidden)
@@ -82,15 +83,6 @@ class RNNNADE(RecurrentBiases):
         lp = torch.zeros(mask.shape, dtype=x.dtype, device=x.device)
         lp[mask] = self.nade.log_prob(x[mask], b[mask], c[mask])  # only the real steps: (N,)
         return lp
-
-    def training_loss(self, x, mask):
-        nll = -self._log_prob(x, mask).sum() / mask.sum()
-        return nll, {"nll": nll.item()}
-
-    @torch.no_grad()
-    def log_prob(self, x, mask, **_):
-        lp = self._log_prob(x, mask)
-        return lp, torch.zeros_like(lp)
 
     @torch.no_grad()
     def frame_stats(self, x, mask, n_samples=100) -> StepStats:
