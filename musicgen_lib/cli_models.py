@@ -287,7 +287,9 @@ def _evaluate(args) -> int:
     model.to(local_device(args.device))
     ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
     name = cfg["model"] if isinstance(cfg.get("model"), str) else ""
-    if _fit_to_data(name, model.cfg, {}, ds) != model.cfg:
+    _fit_to_data(name, model.cfg, {}, ds)  # a token dataset goes to its one model only
+    needs = getattr(ds, "model_options", None) or {}  # and what the data sets must match
+    if any(getattr(model.cfg, k, None) != v for k, v in needs.items()):
         raise ConfigError(f"{args.checkpoint}: the model's token ranges are not those of dataset "
                           f"{ds.name} (its training split's)")
     _check_lengths(ds, (args.split,), _grid(info))

@@ -1,6 +1,7 @@
 """Tests of the token models of the review — Performance RNN over events
 (models/performance_rnn.py) and BachProp over note triples (models/bachprop.py) — and of
 their datasets (data/tokens.py, ``piano-events``, ``chorale-triples``)."""
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,6 +19,7 @@ from musicgen_lib.train import make_train_config, train
 
 PRNN = {"n_embed": 8, "n_recurrent": 16, "n_layers": 2, "dropout": 0.0}
 BP = {"n_embed": 6, "n_recurrent": 12, "n_layers": 1, "n_head": 8, "dropout": 0.0}
+ML = {"lags": [2, 4], "time_bits": 3, "n_embed": 5, "n_recurrent": 12, "dropout": 0.0}
 
 
 def model(name, cfg, seed=0):
@@ -34,7 +36,14 @@ def random_triples(n, seed=0):
     return np.stack([rng.integers(0, 21, n), rng.integers(1, 21, n), rng.integers(21, 109, n)], 1)
 
 
-CASES = [("performance-rnn", PRNN, random_events), ("bachprop", BP, random_triples)]
+def random_melody(n, seed=0):
+    from musicgen_lib.data.melody import N_TOKENS
+
+    return np.random.default_rng(seed).integers(0, N_TOKENS, n)[:, None]
+
+
+CASES = [("performance-rnn", PRNN, random_events), ("bachprop", BP, random_triples),
+         ("melody-lstm", ML, random_melody)]
 
 
 @pytest.mark.parametrize("name,cfg,make", CASES)
@@ -42,6 +51,10 @@ def test_likelihood_is_normalised_over_the_first_token(name, cfg, make):
     m = model(name, cfg)
     if name == "performance-rnn":  # every first event, one batch: probabilities sum to 1
         x = torch.arange(VOCAB_SIZE, dtype=torch.float32)[:, None, None]
+    elif name == "melody-lstm":
+        from musicgen_lib.data.melody import N_TOKENS
+
+        x = torch.arange(N_TOKENS, dtype=torch.float32)[:, None, None]
     else:  # every (dT, T, P) triple of a first note whose T is not 0
         g = torch.cartesian_prod(torch.arange(21), torch.arange(1, 21), torch.arange(21, 109))
         x = g[:, None].float()
@@ -81,8 +94,8 @@ def test_log_prob_is_the_product_of_the_sampling_conditionals(name, cfg, make):
     cand[0, 5] = s0[0, 0].float()
     best = m.log_prob(cand, torch.ones(1, 6, dtype=torch.bool))[0][0, 5]
     other = cand.clone()
-    if name == "performance-rnn":
-        other[0, 5, 0] = (s0[0, 0] + 1) % VOCAB_SIZE
+    if name != "bachprop":
+        other[0, 5, 0] = (s0[0, 0] + 1) % (VOCAB_SIZE if name == "performance-rnn" else 38)
     else:
         other[0, 5, 2] = 21 + (int(s0[0, 0, 2]) - 20) % 88
     assert best >= m.log_prob(other, torch.ones(1, 6, dtype=torch.bool))[0][0, 5]
@@ -108,7 +121,7 @@ def test_no_frame_accuracy_and_a_per_token_nll(name, cfg, make):
     m = model(name, cfg)
     out = evaluate(m, [make(9, 4), make(6, 5)])
     assert out["frame_accuracy"] is None and out["steps"] == 15
-    assert out["step_unit"] == ("event" if name == "performance-rnn" else "note")
+    assert out["step_unit"] == {"performance-rnn": "event", "bachprop": "note", "melody-lstm": "step"}[name]
     with pytest.raises(ConfigError, match="no frame accuracy"):
         m.frame_stats(*pad_batch(as_rolls([make(3)])))
 
@@ -214,3 +227,45 @@ def test_cli_samples_a_token_checkpoint_from_the_start(folder, unit, tmp_path, c
     assert len(notes) == 60 if unit == "notes" else 0 < len(notes) < 60
     assert main(args + ["--prime-dataset", "chorales", "--force"]) == 2
     assert "does not apply" in capsys.readouterr().err
+
+
+def test_melody_tokens_tell_held_from_repeated_notes():
+    from musicgen_lib.data.melody import HOLD, LOWEST, REST, melody_tokens, tokens_to_notes
+
+    # at 4 steps per beat (120 ticks a step): C5 held 2 steps, C5 again, a rest, a chord whose
+    # top is E5, a lower voice struck under it (not the top line) that the top line falls to
+    # when the chord ends
+    notes = NoteList.from_arrays([0, 240, 480, 480, 600], [240, 360, 720, 720, 960],
+                                 [72, 72, 67, 76, 60], ticks_per_beat=480)
+    t = melody_tokens(notes)
+    p = lambda m: 2 + m - LOWEST
+    assert t.tolist() == [p(72), HOLD, p(72), REST, p(76), HOLD, p(60), HOLD]
+    back = tokens_to_notes(t)
+    assert back.pitch.tolist() == [72, 72, 76, 60] and back.start.tolist() == [0, 240, 480, 720]  # moved
+    assert back.end.tolist() == [240, 360, 720, 960]
+    assert (melody_tokens(back) == t).all()
+    with pytest.raises(Exception, match="outside"):
+        melody_tokens(NoteList.from_arrays([0], [120], [100], ticks_per_beat=480))
+
+
+def test_melody_dataset_is_the_chorales_top_lines():
+    from musicgen_lib.models.melody_lstm import MelodyLSTM
+
+    ds = load_dataset("chorale-melodies")
+    names = {p.name for p in load_dataset("chorale-triples").pieces("test")}
+    assert {p.name for p in ds.pieces("test")} <= names and len(ds.pieces()) + len(ds.skipped) == 350
+    x = torch.tensor([[[0.], [1.], [2.], [20.], [37.]]])
+    assert MelodyLSTM.transpose(x, 3)[0, :, 0].tolist() == [0, 1, 5, 23, 37]
+
+
+def test_cli_evaluates_a_token_checkpoint_of_its_own_sizes(capsys):
+    # the committed BachProp is larger than the defaults: evaluation must not ask for them
+    from musicgen_lib.checkpoints import find_checkpoint
+    from musicgen_lib.cli import main
+
+    run = find_checkpoint("review-chorales/bachprop")
+    assert main(["evaluate", "--checkpoint", str(run), "--dataset", "chorale-triples",
+                 "--split", "valid", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["step_unit"] == "note" and out["frame_accuracy"] is None and out["pieces"] == 41
+    assert main(["evaluate", "--checkpoint", str(run), "--dataset", "chorale-melodies"]) == 2

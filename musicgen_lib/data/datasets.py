@@ -20,6 +20,9 @@ Five sources share one interface, :func:`load_dataset`:
     (notebook 04c_events_and_notes).
 ``chorale-triples``
     The ``chorales`` as BachProp's note triples, in the same splits (same notebook).
+``chorale-melodies``
+    The top line of each chorale, one token per 16th note: :mod:`musicgen_lib.data.melody`
+    (notebook 04a_melody).
 ``midi``
     Any folder of MIDI files (no filters beyond readability).
 
@@ -51,7 +54,8 @@ from .filters import THESIS_FILTERS, rejection_reason
 from .midi import LOWEST_KEY, N_KEYS, NoteList, read_midi
 from .pianoroll import SEMANTICS, notes_to_roll
 
-DATASETS = ("chorales", "jsb", "piano-midi-de", "midi", "jsb-satb", "piano-events", "chorale-triples")
+DATASETS = ("chorales", "jsb", "piano-midi-de", "midi", "jsb-satb", "piano-events", "chorale-triples",
+            "chorale-melodies")
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat
 
 
@@ -160,6 +164,12 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
         if semantics != "sounding":
             raise DataError("chorale-triples are notes, not rolls: semantics does not apply")
         return load_triples(cache=cache, cache_dir=cache_dir, show_progress=progress)
+    if name == "chorale-melodies":  # the top lines as melody tokens (data/melody.py)
+        from .melody import load_melodies
+
+        if semantics != "sounding":
+            raise DataError("chorale-melodies are melody tokens, not rolls: semantics does not apply")
+        return load_melodies()
     if name == "chorales":
         files = chorale_files()
         root, filters = None, ()

@@ -15,6 +15,7 @@ from .bachprop import BachProp, BachPropConfig
 from .biaxial import Biaxial, BiaxialConfig
 from .deepbach import DeepBach, DeepBachConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
+from .melody_lstm import MelodyLSTM, MelodyLSTMConfig
 from .mixture import Mixture, MixtureConfig
 from .octave_decoder import DecoderConfig
 from .performance_rnn import PerformanceRNN, PerformanceRNNConfig
@@ -34,6 +35,8 @@ MODELS = {
     #                                                  pseudo-likelihood (dataset jsb-satb)
     "performance-rnn": (PerformanceRNN, PerformanceRNNConfig),  # Simon & Oore 2017: events
     #                                                             (dataset piano-events)
+    "melody-lstm": (MelodyLSTM, MelodyLSTMConfig),  # thesis §5.1: lag inputs, time features
+    #                                                  (dataset chorale-melodies)
     "bachprop": (BachProp, BachPropConfig),          # Colombo & Gerstner 2018: note triples
     #                                                  (dataset chorale-triples)
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
