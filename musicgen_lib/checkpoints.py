@@ -82,7 +82,7 @@ def load_trained(folder, which: str = "model.pt"):
     ``model.pt`` (or ``checkpoint.pt``, whose ``model`` entry is used). Raises
     CheckpointError if unusable.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices,
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices,
     04c_events_and_notes, 05_attention, 06_voice_sampler,
     08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
@@ -129,7 +129,7 @@ def read_log(path) -> dict:
     the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
     Raises CheckpointError for a missing or unreadable log.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04b_voices, 04c_events_and_notes,
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
     05_attention,
     08_training_and_samples."""
     path = Path(path)

@@ -101,7 +101,7 @@ class MetricsConfig:
     ``steps_per_minute`` converts steps to time (480 = 4 steps per beat at 120 bpm, the
     tempo our rolls are played at); ``lags`` for :func:`repetition`.
 
-    Notebook: 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
+    Notebook: 04a_melody, 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
 
     key: KeyConfig = field(default_factory=KeyConfig)
     bar: int = 16
@@ -227,7 +227,7 @@ def piece_metrics(roll, onsets=None, config: MetricsConfig = MetricsConfig()) ->
     starts of runs), as a JSON-ready dict of floats: the eight of
     :data:`HEADLINE_METRICS`, then ``polyphony``, ``repetition_<lag>`` and ``steps``.
 
-    Notebook: 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
+    Notebook: 04a_melody, 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
     roll = np.asarray(roll).astype(bool)
     onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:len(roll)]
     h = analyze_harmony(roll, onsets, config.key, chord_config=None)
