@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..data.midi import LOWEST_KEY, N_KEYS
 from ..data.note_triples import N_VALUES
-from .base import TokenModel
+from .base import TokenModel, recurrent_layers
 
 
 @dataclass
@@ -53,9 +53,7 @@ class BachProp(TokenModel):
         # the last row of each table is the start token (the input before the first note)
         self.e_dt, self.e_len, self.e_pitch = (nn.Embedding(N_VALUES + 1, E), nn.Embedding(N_VALUES + 1, E),
                                               nn.Embedding(N_KEYS + 1, E))
-        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-        self.rnn = kinds[cfg.cell](3 * E, H, num_layers=cfg.n_layers, batch_first=True,
-                                   dropout=cfg.dropout if cfg.n_layers > 1 else 0.0)
+        self.rnn = recurrent_layers(cfg.cell, 3 * E, H, cfg.n_layers, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
         self.to_dt = nn.Linear(H, N_VALUES)
         self.to_len = nn.Sequential(nn.Linear(H + E, M), nn.Tanh(), nn.Linear(M, N_VALUES))

@@ -45,6 +45,15 @@ class StepStats:
     fn: float = 0.0  # expected false negatives
 
 
+def recurrent_layers(cell: str, n_in: int, n_hidden: int, n_layers: int = 1,
+                     dropout: float = 0.0) -> nn.Module:
+    """torch's batch-first RNN, LSTM or GRU (``cell``: 'rnn', 'lstm', 'gru') of ``n_layers``
+    layers, with ``dropout`` between them (torch applies it only between layers)."""
+    kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    return kinds[cell](n_in, n_hidden, num_layers=n_layers, batch_first=True,
+                       dropout=dropout if n_layers > 1 else 0.0)
+
+
 class Recurrence(nn.Module):
     """The RNN that summarises the past: u_t = f(v_1 .. v_{t-1}), u_1 from a zero input.
 
@@ -57,10 +66,8 @@ class Recurrence(nn.Module):
     def __init__(self, n_in: int, n_hidden: int, cell: str = "rnn", n_layers: int = 1,
                  dropout: float = 0.0):
         super().__init__()
-        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
         self.cell = cell
-        self.rnn = kinds[cell](n_in, n_hidden, num_layers=n_layers, batch_first=True,
-                               dropout=dropout if n_layers > 1 else 0.0)
+        self.rnn = recurrent_layers(cell, n_in, n_hidden, n_layers, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, state=None):

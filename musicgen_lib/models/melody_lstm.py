@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.melody import N_TOKENS
 from ..data.octave import time_bits
-from .base import TokenModel
+from .base import TokenModel, recurrent_layers
 
 BEFORE = N_TOKENS  # the input at a step before the piece's start
 
@@ -57,11 +57,8 @@ class MelodyLSTM(TokenModel):
         self.cfg = cfg
         self.lags = [1] + [int(k) for k in cfg.lags]
         self.embed = nn.Embedding(N_TOKENS + 1, cfg.n_embed)
-        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
         n_in = len(self.lags) * cfg.n_embed + len(cfg.lags) + cfg.time_bits
-        self.rnn = kinds[cfg.cell](n_in, cfg.n_recurrent,
-                                   num_layers=cfg.n_layers, batch_first=True,
-                                   dropout=cfg.dropout if cfg.n_layers > 1 else 0.0)
+        self.rnn = recurrent_layers(cfg.cell, n_in, cfg.n_recurrent, cfg.n_layers, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.n_recurrent, N_TOKENS)
 

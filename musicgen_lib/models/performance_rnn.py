@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.events import VOCAB_SIZE
-from .base import TokenModel
+from .base import TokenModel, recurrent_layers
 
 START = VOCAB_SIZE  # the input before the first event (never a target)
 
@@ -49,10 +49,8 @@ class PerformanceRNN(TokenModel):
     def __init__(self, cfg: PerformanceRNNConfig):
         super().__init__()
         self.cfg = cfg
-        kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
         self.embed = nn.Embedding(VOCAB_SIZE + 1, cfg.n_embed)
-        self.rnn = kinds[cfg.cell](cfg.n_embed, cfg.n_recurrent, num_layers=cfg.n_layers,
-                                   batch_first=True, dropout=cfg.dropout if cfg.n_layers > 1 else 0.0)
+        self.rnn = recurrent_layers(cfg.cell, cfg.n_embed, cfg.n_recurrent, cfg.n_layers, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.n_recurrent, VOCAB_SIZE)
 
