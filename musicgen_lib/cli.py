@@ -41,7 +41,7 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
                         "piano-midi-de (MIDI folder, thesis filters), midi (any MIDI folder), "
                         "jsb-satb (the JSB chorales' labelled voices, 16th notes), piano-events "
                         "(piano-midi-de as Performance RNN events), chorale-triples (chorales as "
-                        "BachProp's note triples)")
+                        "BachProp's note triples), chorale-melodies (the chorales' top lines)")
     p.add_argument("--path", help="dataset folder (or file); default for jsb and piano-midi-de: "
                                   "the data home (`musicgen data home`); not needed for chorales")
     p.add_argument("--resolution", default="quarter", choices=list(JSB_RESOLUTIONS),
@@ -99,30 +99,38 @@ def dataset_stats(ds, chunk: int = 65536) -> dict:
             "splits": splits, "skipped": [{"file": s.file, "reason": s.reason} for s in ds.skipped]}
 
 
-def cmd_data_stats(args) -> int:
-    stats = dataset_stats(load_dataset_from_args(args))
-    if args.json:
-        print(json.dumps(stats, indent=2))
-        return 0
-    if "unit" in stats:  # tokens (events, notes): counted in their unit, no pitch columns
-        u = stats["unit"]
-        print(f"dataset {stats['dataset']} (one token per {u})")
-        print(f"{'split':<7}{'pieces':>8}{u + 's':>10}{'mean':>9}{'max':>9}")
-        for split, s in stats["splits"].items():
-            print(f"{split:<7}{s['pieces']:>8}{s[u + 's']:>10}{s['mean_' + u + 's']:>9.0f}{s['max_' + u + 's']:>9}")
-    else:
-        print(f"dataset {stats['dataset']} ({stats['semantics']}, "
-              f"{stats['steps_per_beat']} steps per beat)")
-    for split, s in ({} if "unit" in stats else stats["splits"]).items():
-        if split == "train":
-            print(f"{'split':<7}{'pieces':>8}{'steps':>10}{'mean':>9}{'pitches':>10}"
-                  f"{'max poly':>10}{'max pcs':>9}")
+def _print_token_stats(stats: dict) -> None:
+    u = stats["unit"]
+    print(f"dataset {stats['dataset']} (one token per {u})")
+    print(f"{'split':<7}{'pieces':>8}{u + 's':>10}{'mean':>9}{'max':>9}")
+    for split, s in stats["splits"].items():
+        print(f"{split:<7}{s['pieces']:>8}{s[u + 's']:>10}{s['mean_' + u + 's']:>9.0f}"
+              f"{s['max_' + u + 's']:>9}")
+
+
+def _print_roll_stats(stats: dict) -> None:
+    print(f"dataset {stats['dataset']} ({stats['semantics']}, "
+          f"{stats['steps_per_beat']} steps per beat)")
+    print(f"{'split':<7}{'pieces':>8}{'steps':>10}{'mean':>9}{'pitches':>10}"
+          f"{'max poly':>10}{'max pcs':>9}")
+    for split, s in stats["splits"].items():
         if not s["pieces"]:
             print(f"{split:<7}{0:>8}{0:>10}")
             continue
         print(f"{split:<7}{s['pieces']:>8}{s['steps']:>10}{s['mean_steps']:>9.0f}"
               f"{s['lowest_pitch']:>5}-{s['highest_pitch']:<4}{s['max_polyphony']:>10}"
               f"{s['max_pitch_classes']:>9}")
+
+
+def cmd_data_stats(args) -> int:
+    stats = dataset_stats(load_dataset_from_args(args))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    if "unit" in stats:  # tokens (events, notes, melody steps): counted in their unit
+        _print_token_stats(stats)
+    else:
+        _print_roll_stats(stats)
     if stats["skipped"]:
         print(f"skipped {len(stats['skipped'])} files:")
         for k in stats["skipped"]:

@@ -76,7 +76,8 @@ def _device_arg(p):
 
 
 def _data_args(p):
-    p.add_argument("--dataset", required=True, help="jsb, jsb-satb, chorales, chorale-triples, piano-midi-de, piano-events, midi, or shards "
+    p.add_argument("--dataset", required=True, help="jsb, jsb-satb, chorales, chorale-triples, chorale-melodies, piano-midi-de, "
+                   "piano-events, midi, or shards "
                    "(a folder written by `musicgen data prepare`; training streams from it)")
     p.add_argument("--path", help="dataset folder or file (jsb, piano-midi-de, midi, shards)")
     p.add_argument("--resolution", default="quarter", help="jsb: quarter, 8th or 16th")

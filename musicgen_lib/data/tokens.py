@@ -1,8 +1,8 @@
 """Datasets of token sequences instead of piano rolls: the event and note representations of
 the review (thesis §5.7 Performance RNN events, ``piano-events``; §5.8 BachProp note triples,
-``chorale-triples``).
+``chorale-triples``; §5.1 melody tokens, ``chorale-melodies``).
 
-Explained in notebooks/04c_events_and_notes.ipynb.
+Explained in notebooks/04c_events_and_notes.ipynb and 04a_melody.ipynb.
 
 A piece's ``roll`` is a ``(N, C)`` integer array, one row per token (an event: ``C = 1``; a
 note triple: ``C = 3``), so that the training engine batches, pads and crops it as it does a
@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError
-
-SPLITS = ("train", "valid", "test")
+from .corpus import SPLITS
 
 
 @dataclass
@@ -37,7 +36,7 @@ class TokenDataset:
     """Token pieces by split, with the interface of
     :class:`~musicgen_lib.data.datasets.Dataset` (``pieces(split)``, ``stats()``,
     ``skipped``). ``token_model`` names the one model that reads these tokens, and
-    ``unit`` what one token is (``event``, ``note``).
+    ``unit`` what one token is (``event``, ``note``, ``step``).
 
     Notebook: 04c_events_and_notes."""
 
