@@ -77,13 +77,18 @@ class BachProp(TokenModel):
         out[..., 2] = (x[..., 2] + k).clamp(LOWEST_KEY, LOWEST_KEY + N_KEYS - 1)
         return out
 
+    def len_logits(self, h, dt):
+        """Logits (..., 21) of T given h and dT; T = 0 (a note of no length) is impossible."""
+        z = self.to_len(torch.cat([h, self.e_dt(dt)], -1))
+        return torch.cat([torch.full_like(z[..., :1], float("-inf")), z[..., 1:]], -1)
+
+    def pitch_logits(self, h, dt, dur):
+        """Logits (..., 88) of P given h, dT and T."""
+        return self.to_pitch(torch.cat([h, self.e_dt(dt), self.e_len(dur)], -1))
+
     def heads(self, h, dt, dur):
-        """Logits of dT (from h), of T given dT, of P given dT and T: (..., 21), (..., 21), (..., 88).
-        T = 0 (a note of no length) is impossible."""
-        a, b = self.e_dt(dt), self.e_len(dur)
-        z_len = self.to_len(torch.cat([h, a], -1))
-        z_len = torch.cat([torch.full_like(z_len[..., :1], float("-inf")), z_len[..., 1:]], -1)
-        return self.to_dt(h), z_len, self.to_pitch(torch.cat([h, a, b], -1))
+        """Logits of dT (from h), of T given dT, of P given dT and T: (..., 21), (..., 21), (..., 88)."""
+        return self.to_dt(h), self.len_logits(h, dt), self.pitch_logits(h, dt, dur)
 
     def field_log_probs(self, x, mask):
         """(B, N, 3) log p(dT_n | ...), log p(T_n | dT_n, ...), log p(P_n | dT_n, T_n, ...) of every
@@ -131,11 +136,9 @@ class BachProp(TokenModel):
         h = h[:, -1]
         out = []
         for _ in range(n_steps):
-            z_dt = self.to_dt(h)
-            dt = draw(z_dt)
-            z_len = self.heads(h, dt, dt)[1]  # (the T argument is unused by T's head)
-            dur = draw(z_len)
-            key = draw(self.heads(h, dt, dur)[2])
+            dt = draw(self.to_dt(h))                  # each field given the ones drawn before it
+            dur = draw(self.len_logits(h, dt))
+            key = draw(self.pitch_logits(h, dt, dur))
             out.append(torch.stack([dt, dur, key + LOWEST_KEY], -1))
             h, state = self.rnn(self.embed(dt, dur, key)[:, None], state)
             h = h[:, 0]

@@ -112,11 +112,12 @@ class MelodyLSTM(TokenModel):
         P, state = past.shape[1], None
         if P:  # read the prime: the inputs of its steps 0 .. P-1
             _, state = self.rnn(self.inputs(past))
-        seq = past
+        seq, reach = past, max(self.lags) + 1  # step t's inputs look back at most max(lags) steps
         for t in range(P, P + n_steps):
-            # the inputs of step t: its lags are known (generated or primed) tokens
-            ext = torch.cat([seq, seq.new_zeros(seq.shape[0], 1)], 1)      # step t's slot
-            feat = self.inputs(ext, 0)[:, t:t + 1]                           # (B, 1, F)
+            # the inputs of step t, from the last steps only: its lags are known tokens (generated
+            # or primed; before the piece's start the window's padding is the "before" token)
+            window = torch.cat([seq[:, -reach:], seq.new_zeros(seq.shape[0], 1)], 1)  # .., slot t
+            feat = self.inputs(window, t + 1 - window.shape[1])[:, -1:]       # (B, 1, F)
             h, state = self.rnn(feat, state)
             z = self.out(h[:, 0]) / temperature
             nxt = torch.multinomial(F.softmax(z, -1), 1, generator=generator)
