@@ -76,7 +76,7 @@ class KeyConfig:
 def key_name(k: int) -> str:
     """``0 -> 'C major'``, ``21 -> 'A minor'``, ``-1 -> '—'``.
 
-    Notebook: 09_harmony_analysis."""
+    Notebook: 04d_melody_vae, 09_harmony_analysis."""
     if k < 0:
         return "—"
     return f"{MAJOR_TONICS[k]} major" if k < 12 else f"{MINOR_TONICS[k - 12]} minor"
@@ -227,7 +227,9 @@ def window_keys(roll, config: KeyConfig = KeyConfig()) -> np.ndarray:
 
 
 def global_key(roll, profile: str = "krumhansl") -> int:
-    """The one key of a whole roll (Krumhansl–Schmuckler on its full distribution)."""
+    """The one key of a whole roll (Krumhansl–Schmuckler on its full distribution).
+
+    Notebook: 04d_melody_vae."""
     w = _pc_per_step(roll).sum(axis=0, keepdims=True)
     if w.sum() == 0:
         return NO_KEY

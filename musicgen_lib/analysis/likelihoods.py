@@ -64,7 +64,8 @@ PUBLISHED_JSB = (
 def kind_of(method: str) -> str:
     """The kind of an ``eval.json`` ``method``: ``'exact'``; ``'bound'`` for SMC alone (the
     generator's voice decisions summed out by particles: an upper bound on the NLL in
-    expectation); ``'estimate'`` for anything with AIS in it.
+    expectation) and for a variational bound (ELBO, IWAE); ``'estimate'`` for anything with
+    AIS in it.
 
     Notebook: 10b_beyond_the_thesis."""
     m = method.lower()
@@ -72,7 +73,7 @@ def kind_of(method: str) -> str:
         return "exact"
     if "ais" in m:
         return "estimate"
-    if "smc" in m:
+    if "smc" in m or "iwae" in m or "elbo" in m:  # variational bounds: above the NLL
         return "bound"
     raise ValueError(f"unknown likelihood method {method!r}")
 

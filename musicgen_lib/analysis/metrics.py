@@ -101,7 +101,7 @@ class MetricsConfig:
     ``steps_per_minute`` converts steps to time (480 = 4 steps per beat at 120 bpm, the
     tempo our rolls are played at); ``lags`` for :func:`repetition`.
 
-    Notebook: 04a_melody, 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
+    Notebook: 04a_melody, 04c_events_and_notes, 04d_melody_vae, 09_harmony_analysis, 10_discussion."""
 
     key: KeyConfig = field(default_factory=KeyConfig)
     bar: int = 16
@@ -247,6 +247,26 @@ def piece_metrics(roll, onsets=None, config: MetricsConfig = MetricsConfig()) ->
     out.update({f"repetition_{lag}": v for lag, v in reps.items()})
     out["steps"] = int(len(roll))
     return out
+
+
+def melody_metrics(tokens, config: MetricsConfig = MetricsConfig()) -> dict:
+    """The numbers of one melody of 16th-note tokens (``data.melody``): the share of its notes
+    outside the local key and its span per bar (:func:`piece_metrics` of its roll), its notes
+    per bar, and the share of its struck notes that repeat the token a bar (16 steps) before.
+
+    Notebook: 04a_melody, 04d_melody_vae."""
+    from ..data.melody import tokens_to_notes
+    from ..data.pianoroll import notes_to_roll
+
+    tokens = np.asarray(tokens, np.int64)
+    notes = tokens_to_notes(tokens)
+    roll = notes_to_roll(notes, 4, n_steps=len(tokens))
+    m = piece_metrics(roll, notes_to_roll(notes, 4, "onset", n_steps=len(tokens)), config)
+    struck = tokens[16:] >= 2
+    return {"out-of-key notes": m["out_of_key_rate"], "span per bar (semitones)": m["pitch_range"],
+            "notes per bar": 16 * float(np.mean(tokens >= 2)),
+            "notes struck as a bar before": float(np.mean(tokens[16:][struck] == tokens[:-16][struck]))
+            if struck.any() else float("nan")}
 
 
 def confidence_interval(values, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple:

@@ -58,7 +58,7 @@ def tokens_to_notes(tokens, steps_per_beat: int = 4, ticks_per_beat: int = 480,
     """The notes of melody tokens ``(T,)``: a pitch token starts a note that lasts until the
     next pitch or REST token (or the end). Leading HOLDs are silence.
 
-    Notebook: 04a_melody."""
+    Notebook: 04a_melody, 04d_melody_vae."""
     t = np.asarray(tokens, np.int64)
     if t.ndim != 1 or (t < 0).any() or (t >= N_TOKENS).any():
         raise DataError(f"melody tokens are a 1-D array of ids 0..{N_TOKENS - 1}")
@@ -69,6 +69,16 @@ def tokens_to_notes(tokens, steps_per_beat: int = 4, ticks_per_beat: int = 480,
     return NoteList.from_arrays(starts * tpb, ends * tpb, t[starts] - 2 + LOWEST,
                                 np.full(len(starts), velocity, np.int64),
                                 ticks_per_beat=tpb * steps_per_beat)
+
+
+def transpose_tokens(x, k: int):
+    """Melody tokens (torch, any shape) moved by ``k`` semitones: pitch tokens shift (kept in
+    the token range), HOLD and REST stay. The training engine's transposition augmentation.
+
+    Notebook: 04a_melody, 04d_melody_vae."""
+    if k == 0:
+        return x
+    return x.where(x < 2, (x + k).clamp(2, N_TOKENS - 1))
 
 
 def load_melodies():
@@ -97,4 +107,4 @@ def load_melodies():
 
 
 __all__ = ["HOLD", "REST", "LOWEST", "HIGHEST", "N_TOKENS", "melody_tokens", "tokens_to_notes",
-           "load_melodies"]
+           "transpose_tokens", "load_melodies"]

@@ -49,7 +49,8 @@ def notes_to_roll(notes: NoteList, steps_per_beat: int = 4, semantics: str = "so
     ``n_steps`` is given; a :class:`~musicgen_lib.errors.MidiError` naming the file refuses
     one of more than :data:`MAX_ROLL_STEPS` steps.
 
-    Notebook: 01_representations, 04a_melody, 04c_events_and_notes, 09_harmony_analysis, 10_discussion.
+    Notebook: 01_representations, 04a_melody, 04c_events_and_notes, 04d_melody_vae, 09_harmony_analysis,
+    10_discussion.
     """
     _check_semantics(semantics)
     tps = notes.ticks_per_beat / steps_per_beat

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..data.midi import LOWEST_KEY, N_KEYS
 from ..data.note_triples import N_VALUES
-from .base import TokenModel, recurrent_layers
+from .base import ClosedFormLogProb, TokenModel, recurrent_layers
 
 
 @dataclass
@@ -38,7 +38,7 @@ class BachPropConfig:
     dropout: float = 0.2
 
 
-class BachProp(TokenModel):
+class BachProp(ClosedFormLogProb, TokenModel):
     """p(dT) p(T | dT) p(P | dT, T) of each note given the notes before it; exact.
 
     Notebook: 04c_events_and_notes.

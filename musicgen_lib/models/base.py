@@ -163,10 +163,11 @@ class ClosedFormLogProb(SequenceModel):
         return lp, torch.zeros_like(lp)
 
 
-class TokenModel(ClosedFormLogProb):
-    """Base of the models of tokens instead of frames (events, notes: notebook 04c), each
-    reading one dataset: an exact log-likelihood per token, no frame accuracy, and
-    ``to_notes`` to hear or engrave what ``generate`` returns."""
+class TokenModel(SequenceModel):
+    """Base of the models of tokens instead of frames (events, notes: notebook 04c; melody
+    steps: 04a, 04d), each reading one dataset: no frame accuracy, and ``to_notes`` to hear
+    or engrave what ``generate`` returns. Those with an exact log-likelihood per token also
+    derive from :class:`ClosedFormLogProb`."""
     has_frame_accuracy = False
 
     def frame_stats(self, x, mask, n_samples=1):

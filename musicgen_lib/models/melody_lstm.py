@@ -25,9 +25,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.melody import N_TOKENS
+from ..data.melody import N_TOKENS, transpose_tokens
 from ..data.octave import time_bits
-from .base import TokenModel, recurrent_layers
+from .base import ClosedFormLogProb, TokenModel, recurrent_layers
 
 BEFORE = N_TOKENS  # the input at a step before the piece's start
 
@@ -44,7 +44,7 @@ class MelodyLSTMConfig:
     dropout: float = 0.2
 
 
-class MelodyLSTM(TokenModel):
+class MelodyLSTM(ClosedFormLogProb, TokenModel):
     """p(x_t | x_<t) of a melody token with lag inputs and time features; exact.
 
     Notebook: 04a_melody.
@@ -77,13 +77,7 @@ class MelodyLSTM(TokenModel):
             parts.append(bits.expand(B, -1, -1))
         return torch.cat(parts, -1)
 
-    @staticmethod
-    def transpose(x: torch.Tensor, k: int) -> torch.Tensor:
-        """Augmentation: pitch tokens move by k semitones (kept in the token range); HOLD and
-        REST stay. x (B, T, 1)."""
-        if k == 0:
-            return x
-        return torch.where(x >= 2, (x + k).clamp(2, N_TOKENS - 1), x)
+    transpose = staticmethod(transpose_tokens)  # augmentation: pitch tokens move by k
 
     def _log_prob(self, x, mask):
         tok = x[..., 0].long().masked_fill(~mask, 0)                    # (B, T)

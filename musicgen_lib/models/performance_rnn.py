@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.events import VOCAB_SIZE
-from .base import TokenModel, recurrent_layers
+from .base import ClosedFormLogProb, TokenModel, recurrent_layers
 
 START = VOCAB_SIZE  # the input before the first event (never a target)
 
@@ -37,7 +37,7 @@ class PerformanceRNNConfig:
     dropout: float = 0.1      # between and after the LSTM layers
 
 
-class PerformanceRNN(TokenModel):
+class PerformanceRNN(ClosedFormLogProb, TokenModel):
     """An LSTM language model of Performance RNN events; exact log-likelihood per event.
 
     Notebook: 04c_events_and_notes.

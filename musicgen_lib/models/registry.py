@@ -17,6 +17,7 @@ from .deepbach import DeepBach, DeepBachConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .melody_lstm import MelodyLSTM, MelodyLSTMConfig
 from .mixture import Mixture, MixtureConfig
+from .music_vae import MusicVAE, MusicVAEConfig
 from .octave_decoder import DecoderConfig
 from .performance_rnn import PerformanceRNN, PerformanceRNNConfig
 from .rbm import RBM, RBMConfig
@@ -37,6 +38,8 @@ MODELS = {
     #                                                             (dataset piano-events)
     "melody-lstm": (MelodyLSTM, MelodyLSTMConfig),  # thesis §5.1: lag inputs, time features
     #                                                  (dataset chorale-melodies)
+    "music-vae": (MusicVAE, MusicVAEConfig),        # thesis §5.1, Fig. 4: hierarchical VAE of
+    #                                                  melody segments (dataset chorale-melodies)
     "bachprop": (BachProp, BachPropConfig),          # Colombo & Gerstner 2018: note triples
     #                                                  (dataset chorale-triples)
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
