@@ -227,6 +227,8 @@ def _train(args) -> int:
     for k in ("max_steps", "max_minutes", "seed", "init"):
         if getattr(args, k) is not None:
             train_opts[k] = getattr(args, k)
+    if getattr(registry.MODELS[name][0], "adversarial", False):  # MuseGAN: a critic, no likelihood
+        return _train_adversarial(args, name, model_opts, train_opts)
     cfg = make_train_config(train_opts)
     model_cfg = registry.make_config(name, model_opts)
     if args.threads:
@@ -247,6 +249,34 @@ def _train(args) -> int:
     if main_rank:
         print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
                           "best_valid_nll": res.best_valid, "best_step": res.best_step}))
+    return 0
+
+
+def _train_adversarial(args, name: str, model_opts: dict, train_opts: dict) -> int:
+    """``musicgen train`` of a GAN (models/musegan.py) by :func:`~musicgen_lib.train_gan.train_gan`
+    on a roll dataset at 16th notes, on the CPU."""
+    import torch
+
+    from .train_gan import make_gan_train_config, train_gan
+
+    if "init" in train_opts:
+        raise ConfigError(f"--init does not apply to {name}: its run trains a generator and a critic")
+    cfg = make_gan_train_config(train_opts)
+    model_cfg = registry.make_config(name, model_opts)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds, info = _load_data(args, "sounding")
+    sixteenths = info.get("steps_per_beat") == 4 or info.get("resolution") == "16th"
+    if "semantics" not in info or args.dataset == "shards" or not sixteenths:
+        raise ConfigError(f"{name} reads sounding piano rolls at 16th notes: use --dataset chorales, "
+                          "jsb with --resolution 16th, or piano-midi-de")
+    torch.manual_seed(cfg.seed)  # the initial weights
+    model = registry.build(name, model_cfg)
+    res = train_gan(model, ds.pieces("train"), ds.pieces("valid"), cfg, Path(args.out),
+                    resume=args.resume, overwrite=args.force, data_info=info,
+                    progress=not args.no_progress and sys.stderr.isatty())
+    print(json.dumps({"out": str(args.out), "step": res.step, "stopped": res.stopped,
+                      "valid_wasserstein": res.history[-1]["valid_wasserstein"]}))
     return 0
 
 
@@ -285,6 +315,9 @@ def _evaluate(args) -> int:
         model, cfg = load_thesis_pair(args.checkpoint), {"model": "thesis + thesis-decoder"}
     else:
         model, cfg = load_trained(args.checkpoint)
+    if getattr(model, "adversarial", False):
+        raise ConfigError(f"{args.checkpoint}: {cfg['model']} has no likelihood to evaluate (a GAN: "
+                          "an implicit model); notebook 10 judges its samples")
     model.to(local_device(args.device))
     ds, info = _load_data(args, getattr(model.cfg, "semantics", "sounding"))
     name = cfg["model"] if isinstance(cfg.get("model"), str) else ""

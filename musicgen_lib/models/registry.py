@@ -18,6 +18,7 @@ from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .melody_lstm import MelodyLSTM, MelodyLSTMConfig
 from .mixture import Mixture, MixtureConfig
 from .music_vae import MusicVAE, MusicVAEConfig
+from .musegan import MuseGAN, MuseGANConfig
 from .octave_decoder import DecoderConfig
 from .performance_rnn import PerformanceRNN, PerformanceRNNConfig
 from .rbm import RBM, RBMConfig
@@ -40,6 +41,8 @@ MODELS = {
     #                                                  (dataset chorale-melodies)
     "music-vae": (MusicVAE, MusicVAEConfig),        # thesis §5.1, Fig. 4: hierarchical VAE of
     #                                                  melody segments (dataset chorale-melodies)
+    "musegan": (MuseGAN, MuseGANConfig),             # thesis §5.5, Fig. 7: a small MuseGAN, one track
+    #                                                  (adversarial: trained by train_gan)
     "bachprop": (BachProp, BachPropConfig),          # Colombo & Gerstner 2018: note triples
     #                                                  (dataset chorale-triples)
     "thesis": (ThesisGeneratorModel, ThesisGeneratorModelConfig),  # Ivanov 2018: main module +
