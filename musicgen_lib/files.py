@@ -6,6 +6,7 @@ job ends in "cannot write".
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -149,3 +150,43 @@ def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> N
     if (out / "checkpoint.pt").exists() and not resume and not overwrite:
         raise CheckpointError(f"{out} already holds a training run; resume it (--resume), "
                               "replace it (--force) or choose another output folder")
+
+
+LOG_COLUMNS = ["step", "epoch", "train_loss", "valid_nll", "lr", "time_s"]
+
+
+def write_logs(out: Path, history: list, cols: list = LOG_COLUMNS) -> None:
+    """A run's ``log.csv`` (the columns ``cols``) and ``log.json``, atomically."""
+    s = io.StringIO()
+    w = csv.DictWriter(s, cols, lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: r.get(k, "") for k in cols} for r in history)
+    atomic_write_bytes(out / "log.csv", s.getvalue().encode())
+    atomic_write_bytes(out / "log.json", (json.dumps(history, indent=1) + "\n").encode())
+
+
+def prepare_run_folder(out: Path, resuming: bool) -> None:
+    """Make the run folder, delete the temporary files a run killed while writing left behind,
+    and, unless the run is resumed, the previous run's ``model.pt`` (a replaced run's model
+    must not outlive it: the engine would load it back when no validation writes a new one)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
+            f.unlink(missing_ok=True)
+    if not resuming:
+        (out / "model.pt").unlink(missing_ok=True)
+
+
+def read_checkpoint(ckpt: Path, model_info: dict) -> dict:
+    """The saved ``checkpoint.pt`` of a run to resume, refused in one line if unreadable or
+    written for another model or configuration."""
+    import torch
+
+    try:
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"{ckpt}: unreadable checkpoint ({type(e).__name__})") from None
+    if saved["model_info"] != model_info:
+        raise CheckpointError(f"{ckpt}: was written for {saved['model_info']['model']} with a "
+                              "different configuration; use a new --out folder")
+    return saved

@@ -21,10 +21,7 @@ taking its share of every global batch; see musicgen_lib/distributed.py.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import math
 import random
 import time
@@ -38,8 +35,9 @@ from . import distributed as dist
 from .checkpoints import init_from, read_log
 from .configs import from_dict
 from .data.batches import as_rolls, batches, pad_batch, transpose_batch
-from .errors import CheckpointError, ConfigError, MusicgenError
-from .files import RUN_FILES, atomic_torch_save, atomic_write_bytes, check_run_folder
+from .errors import ConfigError, MusicgenError
+from .files import (atomic_torch_save, check_run_folder, prepare_run_folder, read_checkpoint,
+                    write_logs)
 from .models import registry
 
 
@@ -106,24 +104,23 @@ def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, f
 
 # ---------------------------------------------------------------- files
 
-def _write_logs(out: Path, history: list) -> None:
-    cols = ["step", "epoch", "train_loss", "valid_nll", "lr", "time_s"]
-    s = io.StringIO()
-    w = csv.DictWriter(s, cols, lineterminator="\n")
-    w.writeheader()
-    w.writerows({k: r.get(k, "") for k in cols} for r in history)
-    atomic_write_bytes(out / "log.csv", s.getvalue().encode())
-    atomic_write_bytes(out / "log.json", (json.dumps(history, indent=1) + "\n").encode())
-
-
-def _rng_state() -> dict:
+def rng_state() -> dict:
+    """The state of every random generator a run draws from (torch, numpy, python)."""
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 
 
-def _set_rng_state(s: dict) -> None:
+def set_rng_state(s: dict) -> None:
+    """Restore what :func:`rng_state` saved."""
     torch.set_rng_state(s["torch"])
     np.random.set_state(s["numpy"])
     random.setstate(s["python"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and python alike, as every run starts."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 # ---------------------------------------------------------------- the loop
@@ -190,31 +187,17 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     ckpt = out / "checkpoint.pt"
     resuming = resume and ckpt.exists()
     if main:  # only now, with everything checked, is the folder made
-        out.mkdir(parents=True, exist_ok=True)
-        for name in RUN_FILES:
-            for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
-                f.unlink(missing_ok=True)
-        if not resuming:  # a replaced run's best model must not outlive it: the engine
-            #               would load it back when no validation writes a new one
-            (out / "model.pt").unlink(missing_ok=True)
+        prepare_run_folder(out, resuming)
 
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    random.seed(cfg.seed)
+    seed_everything(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     st = TrainState()
     if resuming:
-        try:
-            saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise CheckpointError(f"{ckpt}: unreadable checkpoint ({type(e).__name__})") from None
-        if saved["model_info"] != model_info:
-            raise CheckpointError(f"{ckpt}: was written for {saved['model_info']['model']} with a "
-                                  "different configuration; use a new --out folder")
+        saved = read_checkpoint(ckpt, model_info)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         st = TrainState.from_dict(saved["state"])
-        _set_rng_state(saved["rng"])
+        set_rng_state(saved["rng"])
         if st.finished == "max_steps" and st.step < cfg.max_steps:
             st.finished = None  # asked for more steps than the run had
         if st.finished == "time_limit":
@@ -229,9 +212,9 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
         if not main:
             return
         atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "rng": _rng_state(), "state": dataclasses.asdict(st), "model_info": model_info,
+                           "rng": rng_state(), "state": dataclasses.asdict(st), "model_info": model_info,
                            "train_config": dataclasses.asdict(cfg)}, ckpt)
-        _write_logs(out, st.history)
+        write_logs(out, st.history)
 
     def validate(train_loss):
         with torch.random.fork_rng():  # validation never disturbs the training random stream
@@ -368,7 +351,7 @@ def train_live(run, train_data, valid_data, *, progress: bool = True, **train_op
 
     spec = registry.load_config(Path(run) / "config.json")
     cfg = make_train_config({**spec.get("train", {}), "max_minutes": 0.0, **train_options})
-    caller = _rng_state()
+    caller = rng_state()
     try:
         torch.manual_seed(cfg.seed)  # the initial weights, as musicgen train
         model = registry.model_from_config(spec)
@@ -379,6 +362,6 @@ def train_live(run, train_data, valid_data, *, progress: bool = True, **train_op
             seconds = time.monotonic() - t0
             log = read_log(out)
     finally:
-        _set_rng_state(caller)
+        set_rng_state(caller)
     return LiveRun(model, result, log, {**registry.config_dict(model), "train": dataclasses.asdict(cfg)},
                    seconds)

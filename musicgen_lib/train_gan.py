@@ -23,11 +23,7 @@ per validation: step, critic_loss, generator_loss, gradient_penalty, valid_wasse
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +33,11 @@ import torch
 
 from .configs import from_dict
 from .data.batches import as_rolls
-from .errors import CheckpointError, ConfigError, MusicgenError
-from .files import RUN_FILES, atomic_torch_save, atomic_write_bytes, check_run_folder
+from .errors import ConfigError, MusicgenError
+from .files import atomic_torch_save, check_run_folder, prepare_run_folder, read_checkpoint, write_logs
 from .models import registry
 from .models.musegan import MuseGANCritic
-from .train import _rng_state, _set_rng_state
+from .train import rng_state, seed_everything, set_rng_state
 
 LOG_COLUMNS = ["step", "critic_loss", "generator_loss", "gradient_penalty", "valid_wasserstein", "time_s"]
 
@@ -117,15 +113,6 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
-def _write_logs(out: Path, history: list) -> None:
-    s = io.StringIO()
-    w = csv.DictWriter(s, LOG_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows({k: r.get(k, "") for k in LOG_COLUMNS} for r in history)
-    atomic_write_bytes(out / "log.csv", s.getvalue().encode())
-    atomic_write_bytes(out / "log.json", (json.dumps(history, indent=1) + "\n").encode())
-
-
 def train_gan(gen, train_data, valid_data, cfg: GANTrainConfig, out_dir, *, resume: bool = False,
               overwrite: bool = False, data_info: dict | None = None, progress: bool = True,
               callback=None) -> GANResult:
@@ -146,16 +133,8 @@ def train_gan(gen, train_data, valid_data, cfg: GANTrainConfig, out_dir, *, resu
     model_info = registry.config_dict(gen)
     ckpt = out / "checkpoint.pt"
     resuming = resume and ckpt.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        for f in out.glob(f".{name}.*.tmp"):  # left by a run killed while writing `name`
-            f.unlink(missing_ok=True)
-    if not resuming:
-        (out / "model.pt").unlink(missing_ok=True)
-
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    random.seed(cfg.seed)
+    prepare_run_folder(out, resuming)
+    seed_everything(cfg.seed)
     dev = next(gen.parameters()).device
     critic = MuseGANCritic(mc).to(dev)
     betas = (cfg.beta1, cfg.beta2)
@@ -163,19 +142,13 @@ def train_gan(gen, train_data, valid_data, cfg: GANTrainConfig, out_dir, *, resu
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=betas)
     st = GANState()
     if resuming:
-        try:
-            saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise CheckpointError(f"{ckpt}: unreadable checkpoint ({type(e).__name__})") from None
-        if saved["model_info"] != model_info:
-            raise CheckpointError(f"{ckpt}: was written for {saved['model_info']['model']} with a "
-                                  "different configuration; use a new --out folder")
+        saved = read_checkpoint(ckpt, model_info)
         gen.load_state_dict(saved["model"])
         critic.load_state_dict(saved["critic"])
         opt_g.load_state_dict(saved["opt_g"])
         opt_d.load_state_dict(saved["opt_d"])
         st = GANState(**saved["state"])
-        _set_rng_state(saved["rng"])
+        set_rng_state(saved["rng"])
         if st.finished == "time_limit" or (st.finished == "max_steps" and st.step < cfg.max_steps):
             st.finished = None
     registry.save_config(out / "config.json", gen, train=dataclasses.asdict(cfg), data=data_info or {})
@@ -186,10 +159,10 @@ def train_gan(gen, train_data, valid_data, cfg: GANTrainConfig, out_dir, *, resu
     def checkpoint():
         atomic_torch_save({"model": gen.state_dict(), "critic": critic.state_dict(),
                            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                           "rng": _rng_state(), "state": dataclasses.asdict(st),
+                           "rng": rng_state(), "state": dataclasses.asdict(st),
                            "model_info": model_info, "train_config": dataclasses.asdict(cfg)}, ckpt)
         atomic_torch_save(gen.state_dict(), out / "model.pt")
-        _write_logs(out, st.history)
+        write_logs(out, st.history, LOG_COLUMNS)
 
     @torch.no_grad()
     def validate():

@@ -279,7 +279,7 @@ def onsets_of(roll) -> np.ndarray:
     (A key struck again while held is invisible here; pass the real onset roll when you have
     it.)
 
-    Notebook: 10_discussion."""
+    Notebook: 04e_musegan, 10_discussion."""
     roll = np.asarray(roll).astype(bool)
     prev = np.zeros_like(roll)
     prev[1:] = roll[:-1]

@@ -101,7 +101,8 @@ class MetricsConfig:
     ``steps_per_minute`` converts steps to time (480 = 4 steps per beat at 120 bpm, the
     tempo our rolls are played at); ``lags`` for :func:`repetition`.
 
-    Notebook: 04a_melody, 04c_events_and_notes, 04d_melody_vae, 09_harmony_analysis, 10_discussion."""
+    Notebook: 04a_melody, 04c_events_and_notes, 04d_melody_vae, 04e_musegan, 09_harmony_analysis,
+    10_discussion."""
 
     key: KeyConfig = field(default_factory=KeyConfig)
     bar: int = 16
@@ -227,7 +228,7 @@ def piece_metrics(roll, onsets=None, config: MetricsConfig = MetricsConfig()) ->
     starts of runs), as a JSON-ready dict of floats: the eight of
     :data:`HEADLINE_METRICS`, then ``polyphony``, ``repetition_<lag>`` and ``steps``.
 
-    Notebook: 04a_melody, 04c_events_and_notes, 09_harmony_analysis, 10_discussion."""
+    Notebook: 04a_melody, 04c_events_and_notes, 04e_musegan, 09_harmony_analysis, 10_discussion."""
     roll = np.asarray(roll).astype(bool)
     onsets = onsets_of(roll) if onsets is None else np.asarray(onsets).astype(bool)[:len(roll)]
     h = analyze_harmony(roll, onsets, config.key, chord_config=None)
@@ -289,7 +290,7 @@ def aggregate(per_piece: list, level: float = 0.95, seed: int = 0) -> dict:
     (each piece counts once) with a bootstrap ``level`` interval,
     ``{name: {"mean", "ci_low", "ci_high", "n"}}``.
 
-    Notebook: 09_harmony_analysis, 10_discussion."""
+    Notebook: 04e_musegan, 09_harmony_analysis, 10_discussion."""
     names = [k for k in (per_piece[0] if per_piece else {}) if k != "steps"]
     out = {}
     for name in names:
@@ -320,7 +321,7 @@ def sigma_gap(per_gen: list, per_real: list, metric: str | None = None, metrics=
     vary — the "mean gap" on which notebook 10 tunes the sampling settings. nan where a
     mean cannot be taken (no finite values, or no metric on which the real values vary).
 
-    Notebook: 04c_events_and_notes, 10_discussion.
+    Notebook: 04c_events_and_notes, 04e_musegan, 10_discussion.
     """
     if metric is None:
         names = HEADLINE_METRICS if metrics is None else metrics
@@ -354,7 +355,7 @@ def excerpts(roll, onsets, length: int, hop: int | None = None) -> list:
     dropped): ``[(sounding, onsets), ...]``, each cut from ``roll`` and from the matching
     onset roll ``onsets`` at the same steps.
 
-    Notebook: 10_discussion.
+    Notebook: 04e_musegan, 10_discussion.
     """
     hop = length if hop is None else hop
     if length < 1 or hop < 1:

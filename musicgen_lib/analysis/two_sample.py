@@ -37,7 +37,7 @@ class TwoSampleConfig:
     regression (on standardised features); ``max_per_class`` caps the fragments per class
     (seeded subsample); ``level`` of the accuracy's interval.
 
-    Notebook: 09_harmony_analysis, 10_discussion."""
+    Notebook: 04e_musegan, 09_harmony_analysis, 10_discussion."""
 
     length: int = 64
     test_fraction: float = 0.5
@@ -207,7 +207,7 @@ def two_sample_test(real, generated, config: TwoSampleConfig = TwoSampleConfig()
     fragments of one piece share its key, texture and composer; with one piece per set it
     is the Wilson interval over fragments.
 
-    Notebook: 09_harmony_analysis, 10_discussion."""
+    Notebook: 04e_musegan, 09_harmony_analysis, 10_discussion."""
     rng = np.random.default_rng(config.seed)
     (r_train, _), (r_test, r_piece) = _sides(real, config, rng)
     (g_train, _), (g_test, g_piece) = _sides(generated, config, rng)

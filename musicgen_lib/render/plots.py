@@ -46,7 +46,7 @@ def plot_roll(roll, ax=None, steps_per_beat: int = 4, beats_per_bar: int = 4,
     (:class:`~musicgen_lib.data.metre.Bar` s, steps counted like ``start_step``: a MIDI
     file's metre), else a bar every ``beats_per_bar`` beats. Returns the axes.
 
-    Notebook: 01_representations, 03_rnn_rbm, 04_independent_vs_dependent, 04d_melody_vae,
+    Notebook: 01_representations, 03_rnn_rbm, 04_independent_vs_dependent, 04d_melody_vae, 04e_musegan,
     07_octave_decoder, 08_training_and_samples.
     """
     import matplotlib.pyplot as plt

@@ -67,7 +67,7 @@ class ScoreConfig:
     :mod:`musicgen_lib.analysis.harmony`), ``None`` for no key signature, or ``"auto"`` for
     the roll's Krumhansl–Schmuckler key.
 
-    Notebook: 03_rnn_rbm, 04a_melody, 04b_voices, 04c_events_and_notes, 04d_melody_vae,
+    Notebook: 03_rnn_rbm, 04a_melody, 04b_voices, 04c_events_and_notes, 04d_melody_vae, 04e_musegan,
     08_training_and_samples, 09_harmony_analysis."""
 
     steps_per_beat: int = 4
@@ -250,8 +250,8 @@ def roll_score_svg(roll, config: ScoreConfig = ScoreConfig(), onsets=None, width
     """Engrave a roll (:func:`roll_to_score`, in ``bars`` when given) as SVG; all pages
     stacked in one SVG.
 
-    Notebook: 03_rnn_rbm, 04a_melody, 04c_events_and_notes, 04d_melody_vae, 08_training_and_samples,
-    09_harmony_analysis."""
+    Notebook: 03_rnn_rbm, 04a_melody, 04c_events_and_notes, 04d_melody_vae, 04e_musegan,
+    08_training_and_samples, 09_harmony_analysis."""
     return score_svg(roll_to_score(roll, config, onsets, bars), width=width, scale=scale, page=None)
 
 
