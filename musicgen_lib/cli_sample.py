@@ -138,19 +138,22 @@ def _prime_roll(args, prime_dataset: str, semantics: str, steps_per_beat: int, r
 
 
 def _token_model(folder) -> bool:
-    """Whether ``folder`` is a trained run of a model of tokens (events, notes), not frames."""
+    """Whether ``folder`` is a trained run of a model that generates from the start, without a
+    prime: a model of tokens (events, notes) or a GAN's generator (whole fragments from noise)."""
     from .models import registry
 
     try:
         name = registry.canonical(json.loads((Path(folder) / "config.json").read_text())["model"])
     except (OSError, ValueError, KeyError, TypeError, MusicgenError):
         return False
-    return registry.MODELS[name][0].step_unit != "frame"
+    cls = registry.MODELS[name][0]
+    return cls.step_unit != "frame" or getattr(cls, "adversarial", False)
 
 
 def _sample_tokens(args) -> int:
-    """``musicgen sample`` of a token model: ``--steps`` events or notes drawn from the start
-    at ``--temperature``, written as MIDI (prime options do not apply)."""
+    """``musicgen sample`` of a token model or a GAN: ``--steps`` events, notes or frames drawn
+    from the start at ``--temperature`` (a GAN: the scale of its noise), written as MIDI (prime
+    options do not apply)."""
     import torch
 
     from .checkpoints import load_trained
@@ -159,7 +162,7 @@ def _sample_tokens(args) -> int:
     for option in ("prime", "prime_dataset", "generator", "history", "gibbs_steps"):
         if getattr(args, option):
             raise DataError(f"--{option.replace('_', '-')} does not apply to {args.checkpoint}: its "
-                            "model generates events or notes from the start")
+                            "model generates from the start, without a prime")
     model, config = load_trained(args.checkpoint)
     rng = torch.Generator().manual_seed(args.seed)
     tokens = model.generate(args.steps, batch=1, temperature=args.temperature, generator=rng)[0]

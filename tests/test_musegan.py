@@ -146,5 +146,8 @@ def test_cli_trains_it_on_rolls_at_sixteenths_and_refuses_to_evaluate_it(tmp_pat
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
     assert main(["evaluate", "--checkpoint", str(out), "--dataset", "chorales"]) == 2
     assert "no likelihood" in capsys.readouterr().err
+    midi = tmp_path / "s.mid"
+    assert main(["sample", "--checkpoint", str(out), "--steps", "40", "--out", str(midi)]) == 0
+    assert "40 frames of musegan" in capsys.readouterr().out and midi.stat().st_size > 0
     assert main(args[:4] + ["jsb"] + args[5:] + ["--force"]) == 2   # quarter notes
     assert "16th notes" in capsys.readouterr().err
