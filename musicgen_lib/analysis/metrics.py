@@ -255,7 +255,7 @@ def melody_metrics(tokens, config: MetricsConfig = MetricsConfig()) -> dict:
     outside the local key and its span per bar (:func:`piece_metrics` of its roll), its notes
     per bar, and the share of its struck notes that repeat the token a bar (16 steps) before.
 
-    Notebook: 04a_melody, 04d_melody_vae."""
+    Notebook: 04a_melody, 04d_melody_vae, 10_discussion."""
     from ..data.melody import tokens_to_notes
     from ..data.pianoroll import notes_to_roll
 

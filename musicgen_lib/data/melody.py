@@ -58,7 +58,7 @@ def tokens_to_notes(tokens, steps_per_beat: int = 4, ticks_per_beat: int = 480,
     """The notes of melody tokens ``(T,)``: a pitch token starts a note that lasts until the
     next pitch or REST token (or the end). Leading HOLDs are silence.
 
-    Notebook: 04a_melody, 04d_melody_vae."""
+    Notebook: 04a_melody, 04d_melody_vae, 10_discussion."""
     t = np.asarray(tokens, np.int64)
     if t.ndim != 1 or (t < 0).any() or (t >= N_TOKENS).any():
         raise DataError(f"melody tokens are a 1-D array of ids 0..{N_TOKENS - 1}")
