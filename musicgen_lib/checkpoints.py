@@ -83,8 +83,8 @@ def load_trained(folder, which: str = "model.pt"):
     CheckpointError if unusable.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 05_attention, 06_voice_sampler, 08_training_and_samples,
-    09_harmony_analysis, 10_discussion."""
+    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention, 06_voice_sampler,
+    08_training_and_samples, 09_harmony_analysis, 10_discussion."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
@@ -130,7 +130,7 @@ def read_log(path) -> dict:
     Raises CheckpointError for a missing or unreadable log.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 05_attention, 08_training_and_samples."""
+    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention, 08_training_and_samples."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.csv"

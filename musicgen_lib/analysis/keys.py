@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..data.midi import LOWEST_KEY
-from ..data.octave import FOLD
+from ..data.octave import FOLD, PROFILES, key_profiles  # the profiles are data: their home
 
 NO_KEY = -1
 #: Scale degrees (semitones above the tonic) of the 7-note scales a key can put in force.
@@ -37,10 +37,6 @@ SCALES = {
     "harmonic": (0, 2, 3, 5, 7, 8, 11),  # harmonic minor (raised 7th)
     "melodic": (0, 2, 3, 5, 7, 9, 11),   # ascending melodic minor
 }
-#: Key profiles music21 offers (``analysis.discrete`` class names).
-PROFILES = {"krumhansl": "KrumhanslSchmuckler", "aarden": "AardenEssen",
-            "temperley": "TemperleyKostkaPayne", "bellman": "BellmanBudge",
-            "simple": "SimpleWeights"}
 MAJOR_TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 
@@ -76,7 +72,7 @@ class KeyConfig:
 def key_name(k: int) -> str:
     """``0 -> 'C major'``, ``21 -> 'A minor'``, ``-1 -> '—'``.
 
-    Notebook: 04d_melody_vae, 09_harmony_analysis."""
+    Notebook: 04d_melody_vae, 04f_classifying_vae, 09_harmony_analysis."""
     if k < 0:
         return "—"
     return f"{MAJOR_TONICS[k]} major" if k < 12 else f"{MINOR_TONICS[k - 12]} minor"
@@ -114,21 +110,6 @@ def music21_key(k: int):
 
 
 @lru_cache(maxsize=None)
-def key_profiles(profile: str = "krumhansl") -> np.ndarray:
-    """``(24, 12)`` key profiles from music21: row ``k`` weights the 12 pitch classes for
-    key ``k`` (rows 0..11 major on C..B, 12..23 minor)."""
-    from music21.analysis import discrete
-
-    analyser = getattr(discrete, PROFILES[profile])()
-    out = np.zeros((24, 12))
-    for base, mode in ((0, "major"), (12, "minor")):
-        w = np.asarray(analyser.getWeights(mode), dtype=float)
-        for tonic in range(12):
-            out[base + tonic] = np.roll(w, tonic)  # weight of pc j is w[(j - tonic) % 12]
-    out.setflags(write=False)
-    return out
-
-
 def scale_pcs(k: int, minor_scale: str = "natural") -> tuple:
     """The 7 pitch classes key ``k`` puts in force (empty for ``NO_KEY``).
 
@@ -151,7 +132,9 @@ def _scale_table(minor_scale: str) -> np.ndarray:
 
 def scale_mask(keys, minor_scale: str = "natural") -> np.ndarray:
     """``(..., 12)`` bool: the pitch classes in force under each key of ``keys`` (any shape;
-    -1 gives an all-False row)."""
+    -1 gives an all-False row).
+
+    Notebook: 04f_classifying_vae."""
     return _scale_table(minor_scale)[np.asarray(keys)]
 
 

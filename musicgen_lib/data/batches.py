@@ -24,7 +24,7 @@ def pad_batch(rolls: list) -> tuple[torch.Tensor, torch.Tensor]:
     """List of (T_i, 88) arrays -> x (B, T_max, 88) float32 zero-padded, mask (B, T_max) bool.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 08_training_and_samples, 10_discussion."""
+    04d_melody_vae, 04f_classifying_vae, 08_training_and_samples, 10_discussion."""
     T = max(len(r) for r in rolls)
     x = torch.zeros(len(rolls), T, rolls[0].shape[1])
     mask = torch.zeros(len(rolls), T, dtype=torch.bool)

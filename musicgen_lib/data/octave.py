@@ -8,6 +8,8 @@ Pitch-class convention: **class 0 is C** — key ``k`` (MIDI pitch ``21 + k``) h
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .midi import LOWEST_KEY, N_KEYS
@@ -26,8 +28,8 @@ def compress(roll: np.ndarray) -> np.ndarray:
     """Fold a ``(..., 88)`` roll to ``(..., 12)`` pitch classes: class c is on iff any key of
     class c is on. Works on numpy arrays and torch tensors.
 
-    Notebook: 01_representations, 05_attention, 06_voice_sampler, 07_octave_decoder,
-    08_training_and_samples, 10_discussion."""
+    Notebook: 01_representations, 04f_classifying_vae, 05_attention, 06_voice_sampler,
+    07_octave_decoder, 08_training_and_samples, 10_discussion."""
     if hasattr(roll, "new_tensor"):  # torch
         fold = roll.new_tensor(FOLD)
         return (roll @ fold).clamp_(max=1)
@@ -89,4 +91,31 @@ def transpose88(roll, k: int):
         out[..., :k] = roll[..., -k:]
     else:
         out[...] = roll
+    return out
+
+
+#: Key profiles music21 offers (``analysis.discrete`` class names), for Krumhansl–Schmuckler key
+#: finding (analysis/keys.py) and the key labels of the classifying VAE (models/classifying_vae.py).
+PROFILES = {"krumhansl": "KrumhanslSchmuckler", "aarden": "AardenEssen",
+            "temperley": "TemperleyKostkaPayne", "bellman": "BellmanBudge",
+            "simple": "SimpleWeights"}
+
+
+def key_profiles(profile: str = "krumhansl") -> np.ndarray:
+    """``(24, 12)`` key profiles from music21: row ``k`` weights the 12 pitch classes for
+    key ``k`` (rows 0..11 major on C..B, 12..23 minor). Read once per profile."""
+    return _key_profiles(profile)
+
+
+@lru_cache(maxsize=None)
+def _key_profiles(profile: str) -> np.ndarray:
+    from music21.analysis import discrete
+
+    analyser = getattr(discrete, PROFILES[profile])()
+    out = np.zeros((24, 12))
+    for base, mode in ((0, "major"), (12, "minor")):
+        w = np.asarray(analyser.getWeights(mode), dtype=float)
+        for tonic in range(12):
+            out[base + tonic] = np.roll(w, tonic)  # weight of pc j is w[(j - tonic) % 12]
+    out.setflags(write=False)
     return out

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..files import atomic_write_bytes
 from .bachprop import BachProp, BachPropConfig
 from .biaxial import Biaxial, BiaxialConfig
+from .classifying_vae import ClassifyingVAE, ClassifyingVAEConfig
 from .deepbach import DeepBach, DeepBachConfig
 from .lstm_bernoulli import LSTMBernoulli, LSTMBernoulliConfig
 from .melody_lstm import MelodyLSTM, MelodyLSTMConfig
@@ -33,6 +34,8 @@ MODELS = {
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
     "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
+    "classifying-vae": (ClassifyingVAE, ClassifyingVAEConfig),  # thesis §5.4: the key as a latent
+    #                                                            of every frame (a bound)
     "deepbach": (DeepBach, DeepBachConfig),          # Hadjeres et al. 2017: labelled SATB voices,
     #                                                  pseudo-likelihood (dataset jsb-satb)
     "performance-rnn": (PerformanceRNN, PerformanceRNNConfig),  # Simon & Oore 2017: events

@@ -51,7 +51,7 @@ class AudioConfig:
     program (0 = acoustic grand piano). The result is peak-normalised to ``peak``.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 08_training_and_samples, 09_harmony_analysis."""
+    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 08_training_and_samples, 09_harmony_analysis."""
 
     sample_rate: int = 22050
     bpm: float = 120.0
@@ -342,7 +342,7 @@ def audio_player(source, config: AudioConfig = AudioConfig(), start: float = 0.0
     caption saying so.
 
     Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 08_training_and_samples, 09_harmony_analysis."""
+    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 08_training_and_samples, 09_harmony_analysis."""
     rendering = render_audio(source, config, start, seconds, velocity)
     return _Player(encode(rendering, ".mp3"), rendering.synthesizer if rendering.is_fallback else None)
 

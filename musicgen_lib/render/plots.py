@@ -47,7 +47,7 @@ def plot_roll(roll, ax=None, steps_per_beat: int = 4, beats_per_bar: int = 4,
     file's metre), else a bar every ``beats_per_bar`` beats. Returns the axes.
 
     Notebook: 01_representations, 03_rnn_rbm, 04_independent_vs_dependent, 04d_melody_vae, 04e_musegan,
-    07_octave_decoder, 08_training_and_samples.
+    04f_classifying_vae, 07_octave_decoder, 08_training_and_samples.
     """
     import matplotlib.pyplot as plt
 
@@ -263,7 +263,8 @@ def plot_training_curve(log, ax=None, *, label: str = "", mark_best: bool = True
     a log as :func:`musicgen_lib.checkpoints.read_log` reads it, with a dotted line at the
     best validation. Returns the axes.
 
-    Notebook: 04a_melody, 04b_voices, 04c_events_and_notes, 04d_melody_vae, 08_training_and_samples."""
+    Notebook: 04a_melody, 04b_voices, 04c_events_and_notes, 04d_melody_vae, 04f_classifying_vae,
+    08_training_and_samples."""
     import matplotlib.pyplot as plt
 
     if ax is None:
