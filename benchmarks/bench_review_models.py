@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from musicgen_lib.models import build
-from musicgen_lib.models.rbm import cd_loss, free_energy, gibbs, log_partition_ais
+from musicgen_lib.models.rbm import free_energy, gibbs, log_partition_ais
 from musicgen_lib.data.batches import pad_batch
 
 

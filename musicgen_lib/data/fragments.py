@@ -14,12 +14,15 @@ on the 88 keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
 
 from .midi import N_KEYS
 from .octave import transpose88
+
+if TYPE_CHECKING:  # torch is imported lazily, when batches are made
+    import torch
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ summed out, a lower bound on log p(v_t | v_<t): the NLL it gives is a **bound**.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -33,9 +32,10 @@ import torch.nn.functional as F
 
 from ..data.octave import FOLD, key_profiles
 from .base import Recurrence, SequenceModel
+from .gaussian import (iwae_from_log_weights, kl_to_standard_normal, log_normal,
+                       log_standard_normal)
 
 N_KEYS = 24
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -57,10 +57,6 @@ class ClassifyingVAEConfig:
 
 def _mlp(n_in, n_hidden, n_out):
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.Tanh(), nn.Linear(n_hidden, n_out))
-
-
-def _log_normal(z, mu, log_sigma):
-    return (-0.5 * ((z - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(-1)
 
 
 class ClassifyingVAE(SequenceModel):
@@ -127,17 +123,20 @@ class ClassifyingVAE(SequenceModel):
 
     # ------------------------------------------------------------ losses and bounds
 
-    def training_loss(self, x, mask):
-        """Negative ELBO per step (keys summed exactly, one z by reparameterisation) plus
-        alpha times the key classifier's cross-entropy against the window keys."""
-        u, mu, log_sigma, q_logits, log_pw = self._parts(x)
+    def _elbo(self, x, u, mu, log_sigma, q_logits, log_pw):
+        """The ELBO of each step (B, T): keys summed exactly, one z by reparameterisation."""
         z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
         log_qw = F.log_softmax(q_logits, -1)
         qw = log_qw.exp()
         recon = (qw * self._log_px_every_key(x, z, u)).sum(-1)                    # (B, T)
         kl_w = (qw * (log_qw - log_pw)).sum(-1)
-        kl_z = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)
-        elbo = recon - kl_w - kl_z
+        return recon - kl_w - kl_to_standard_normal(mu, log_sigma)
+
+    def training_loss(self, x, mask):
+        """Negative ELBO per step (keys summed exactly, one z by reparameterisation) plus
+        alpha times the key classifier's cross-entropy against the window keys."""
+        u, mu, log_sigma, q_logits, log_pw = self._parts(x)
+        elbo = self._elbo(x, u, mu, log_sigma, q_logits, log_pw)
         labels = self.key_labels(x)
         labelled = mask & (labels >= 0)
         ce = F.cross_entropy(q_logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
@@ -156,22 +155,15 @@ class ClassifyingVAE(SequenceModel):
         u, mu, log_sigma, q_logits, log_pw = self._parts(x)
         k = 1 if validation else self.cfg.eval_samples
         if k == 1:
-            z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
-            log_qw = F.log_softmax(q_logits, -1)
-            qw = log_qw.exp()
-            elbo = ((qw * self._log_px_every_key(x, z, u)).sum(-1) - (qw * (log_qw - log_pw)).sum(-1)
-                    - 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1))
+            elbo = self._elbo(x, u, mu, log_sigma, q_logits, log_pw)
             return elbo * mask, torch.zeros_like(elbo)
         log_w = []
         for _ in range(k):
             z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
             log_px = torch.logsumexp(log_pw + self._log_px_every_key(x, z, u), -1)    # w summed out
-            log_w.append(log_px + _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-                         - _log_normal(z, mu, log_sigma))
-        log_w = torch.stack(log_w)                                                     # (k, B, T)
-        bound = torch.logsumexp(log_w, 0) - math.log(k)
-        w = torch.softmax(log_w, 0)
-        return bound * mask, ((k * (w ** 2).sum(0) - 1) / k) * mask
+            log_w.append(log_px + log_standard_normal(z) - log_normal(z, mu, log_sigma))
+        bound, var = iwae_from_log_weights(torch.stack(log_w))                         # (k, B, T)
+        return bound * mask, var * mask
 
     # ------------------------------------------------------------ generation
 

@@ -30,7 +30,6 @@ latent is used.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -40,9 +39,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..data.melody import N_TOKENS, transpose_tokens
 from .base import TokenModel
+from .gaussian import (iwae_from_log_weights, kl_to_standard_normal, log_normal,
+                       log_standard_normal)
 
 START = N_TOKENS  # the decoder's input before a segment's first token
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -63,11 +63,6 @@ class MusicVAEConfig:
     valid_free_nats: bool = False  # validation scores the training objective (free nats
     #                                included) instead of the ELBO: a run whose code grows up to
     #                                its free nats is then not stopped early for it
-
-
-def _log_normal(z, mu, log_sigma):
-    """log N(z; mu, diag exp(2 log_sigma)) summed over the last dimension: (..., d) -> (...)."""
-    return (-0.5 * ((z - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(-1)
 
 
 def _lstm_state(h: torch.Tensor):
@@ -193,7 +188,7 @@ class MusicVAE(TokenModel):
         mu, log_sigma = self.encode(seg, seg_mask)
         z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
         recon = self._recon_nll(z, seg, seg_mask)                                   # (N,)
-        kl = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)  # (N,)
+        kl = kl_to_standard_normal(mu, log_sigma)  # (N,)
         steps = seg_mask.sum()
         loss = (recon.sum() + torch.clamp(kl, min=self.cfg.free_nats).sum()) / steps
         return loss, {"neg_elbo": ((recon.sum() + kl.sum()) / steps).item(),
@@ -209,7 +204,7 @@ class MusicVAE(TokenModel):
         mu, log_sigma = self.encode(seg, seg_mask)
         if k == 1:
             z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
-            kl = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)
+            kl = kl_to_standard_normal(mu, log_sigma)
             kl = torch.clamp(kl, min=free_nats)
             return -self._recon_nll(z, seg, seg_mask) - kl, torch.zeros_like(kl)
         N = len(seg)
@@ -221,12 +216,8 @@ class MusicVAE(TokenModel):
             z = mu + torch.exp(log_sigma) * eps                                     # (n, N, d)
             rec = self._recon_nll(z.reshape(n * N, -1), seg.repeat(n, 1),
                                   seg_mask.repeat(n, 1)).reshape(n, N)
-            log_w.append(-rec + _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-                         - _log_normal(z, mu, log_sigma))
-        log_w = torch.cat(log_w)                                                    # (k, N)
-        bound = torch.logsumexp(log_w, 0) - math.log(k)
-        w = torch.softmax(log_w, 0)                        # normalised importance weights
-        return bound, (k * (w ** 2).sum(0) - 1) / k
+            log_w.append(-rec + log_standard_normal(z) - log_normal(z, mu, log_sigma))
+        return iwae_from_log_weights(torch.cat(log_w))                              # (k, N)
 
     @torch.no_grad()
     def log_prob(self, x, mask, validation: bool = False, **_):

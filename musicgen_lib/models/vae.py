@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gaussian import (iwae_from_log_weights, kl_to_standard_normal, log_normal,
+                       log_standard_normal, reparameterise)
 from .rbm import all_binary
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,6 @@ def _mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
                          nn.Tanh(), nn.Linear(n_hidden, n_out))
 
 
-def _log_normal(z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag exp(2 log_sigma)), summed over the last dimension: (..., d) -> (...)."""
-    return (-0.5 * ((z - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(-1)
-
-
 def latent_grid(n_latent: int, n_points: int, radius: float, dtype=torch.float32):
     """A uniform grid over [-radius, radius]^d and the log of its prior quadrature weights
     log p(z_g) + log(cell volume): (G, d), (G,) with G = n_points^d."""
@@ -56,7 +51,7 @@ def latent_grid(n_latent: int, n_points: int, radius: float, dtype=torch.float32
     axis = torch.linspace(-radius, radius, n_points, dtype=dtype)
     step = 2 * radius / (n_points - 1)  # in double: axis[1] - axis[0] is off by 1e-5 in float32
     z = axis[:, None] if n_latent == 1 else torch.cartesian_prod(axis, axis)  # (G, d)
-    log_w = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z)) + n_latent * math.log(step)
+    log_w = log_standard_normal(z) + n_latent * math.log(step)
     return z, log_w
 
 
@@ -95,19 +90,18 @@ class BernoulliVAE(nn.Module):
     def log_q(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log q(z | x): x (N, D), z (..., N, d) -> (..., N)."""
         mu, log_sigma = self.encode(x)
-        return _log_normal(z, mu, log_sigma)
+        return log_normal(z, mu, log_sigma)
 
     def kl_to_prior(self, x: torch.Tensor) -> torch.Tensor:
         """KL(q(z | x) || N(0, I)) in closed form: (N, D) -> (N,)."""
         mu, log_sigma = self.encode(x)
-        return 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)
+        return kl_to_standard_normal(mu, log_sigma)
 
     def sample_q(self, x: torch.Tensor, k: int, rng: Optional[torch.Generator] = None):
         """k reparameterised draws z = mu + sigma * xi, xi ~ N(0, I): (k, N, d), with mu and
         log sigma (N, d); gradients reach the encoder through mu and sigma."""
         mu, log_sigma = self.encode(x)
-        xi = torch.randn((k, *mu.shape), generator=rng, dtype=mu.dtype, device=mu.device)
-        return mu + torch.exp(log_sigma) * xi, mu, log_sigma
+        return reparameterise(mu, log_sigma, k, rng), mu, log_sigma
 
     # ------------------------------------------------------------ bounds on log p(x)
 
@@ -144,9 +138,9 @@ class BernoulliVAE(nn.Module):
 
         Notebook: 02_tools."""
         z, mu, log_sigma = self.sample_q(x, k, rng)  # (k, N, d)
-        log_prior = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-        log_w = self.log_px_given_z(x, z) + log_prior - _log_normal(z, mu, log_sigma)  # (k, N)
-        return torch.logsumexp(log_w, 0) - math.log(k)
+        log_prior = log_standard_normal(z)  # before the decoder: the order of autograd's sums
+        log_w = self.log_px_given_z(x, z) + log_prior - log_normal(z, mu, log_sigma)  # (k, N)
+        return iwae_from_log_weights(log_w)[0]
 
     # ------------------------------------------------------------ exact, on the latent grid
 
