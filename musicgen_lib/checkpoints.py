@@ -109,10 +109,18 @@ def load_trained(folder, which: str = "model.pt"):
 def init_from(model, folder) -> None:
     """Load the weights of the trained run in ``folder`` into ``model`` (training option
     ``init``: fine-tuning). The run must be of the same model with the same shapes; options
-    that change no weight (such as the generator's ``self_condition``) may differ."""
+    that change no weight (such as the generator's ``self_condition``) may differ. A model with
+    a ``grow_from`` method may instead start from another model's run (an RNN-DBN from a
+    trained RNN-RBM)."""
     trained, cfg = load_trained(folder)
     mine = registry.name_of(model)
     if registry.canonical(cfg["model"]) != mine:
+        if hasattr(model, "grow_from"):  # a deeper model grown from a trained shallower one
+            try:
+                model.grow_from(trained)
+            except ValueError as e:
+                raise CheckpointError(f"{folder}: {e}") from None
+            return
         raise CheckpointError(f"{folder}: holds a run of model {cfg['model']}, not {mine}")
     try:
         model.load_state_dict(trained.state_dict())

@@ -87,7 +87,10 @@ def epoch_order(n: int, seed: int, epoch: int) -> list:
 @torch.no_grad()
 def mean_nll(model, rolls: list, batch_size: int = 32, **opts) -> tuple[float, float, int]:
     """Length-weighted mean NLL per step over all steps of `rolls`: (mean, variance-of-mean of the
-    estimator (0 if exact), number of steps)."""
+    estimator (0 if exact), number of steps). The training engine validates with it
+    (``validation=True``: the model's cheap setting).
+
+    Notebook: 03_rnn_rbm."""
     was = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -186,6 +189,8 @@ def train(model, train_data, valid_data, cfg: TrainConfig, out_dir, *, resume: b
     model_info = registry.config_dict(model)
     ckpt = out / "checkpoint.pt"
     resuming = resume and ckpt.exists()
+    if getattr(model, "needs_init", "") and not cfg.init and not resuming:  # before any file is made
+        raise MusicgenError(f"{registry.name_of(model)}: {model.needs_init}")  # (an RNN-DBN's top alone)
     if main:  # only now, with everything checked, is the folder made
         prepare_run_folder(out, resuming)
 

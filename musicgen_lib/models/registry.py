@@ -23,6 +23,7 @@ from .musegan import MuseGAN, MuseGANConfig
 from .octave_decoder import DecoderConfig
 from .performance_rnn import PerformanceRNN, PerformanceRNNConfig
 from .rbm import RBM, RBMConfig
+from .rnn_dbn import RNNDBN, RNNDBNConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
 from .thesis_seq import ThesisDecoderModel, ThesisGeneratorModel, ThesisGeneratorModelConfig
@@ -32,6 +33,8 @@ MODELS = {
     "rbm": (RBM, RBMConfig),                         # one RBM for every frame
     "rnn-rbm": (RNNRBM, RNNRBMConfig),               # Boulanger-Lewandowski et al. 2012
     "rnn-nade": (RNNNADE, RNNNADEConfig),            # Boulanger-Lewandowski et al. 2012
+    "rnn-dbn": (RNNDBN, RNNDBNConfig),               # Goel et al. 2014: a two-layer DBN per step
+    #                                                  (an importance-weighted bound)
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
     "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
     "classifying-vae": (ClassifyingVAE, ClassifyingVAEConfig),  # thesis §5.4: the key as a latent
