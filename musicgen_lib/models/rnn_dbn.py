@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from .base import RecurrentBiases, RecurrentConfig, StepStats, stats_from_samples
 from .gaussian import iwae_from_log_weights
 from .rbm import cd_loss, free_energy, gibbs, log_partition_ais, log_partition_exact
+from .rnn_rbm import RNNRBM
 
 
 @dataclass
@@ -84,7 +85,7 @@ class RNNDBN(RecurrentBiases):
         top its mirror image, so that this DBN is that RNN-RBM (needs n_top = 88).
 
         Notebook: 03_rnn_rbm."""
-        if type(rnn_rbm).__name__ != "RNNRBM":
+        if not isinstance(rnn_rbm, RNNRBM):
             raise ValueError(f"an RNN-DBN grows from a trained RNN-RBM, not a {type(rnn_rbm).__name__}")
         if self.cfg.n_top != self.cfg.n_visible:
             raise ValueError(f"the top mirrors the bottom only with n_top = {self.cfg.n_visible}, "
