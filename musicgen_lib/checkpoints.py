@@ -82,9 +82,10 @@ def load_trained(folder, which: str = "model.pt"):
     ``model.pt`` (or ``checkpoint.pt``, whose ``model`` entry is used). Raises
     CheckpointError if unusable.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention, 06_voice_sampler,
-    08_training_and_samples, 09_harmony_analysis, 10_discussion."""
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices,
+    04c_events_and_notes, 04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention,
+    06_voice_sampler, 08_training_and_samples, 09_harmony_analysis, 10_discussion,
+    10b_beyond_the_thesis."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")

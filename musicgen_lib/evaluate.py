@@ -21,7 +21,7 @@ import math
 import torch
 
 from .errors import MusicgenError
-from .data.batches import as_rolls, batches
+from .data.batches import as_rolls, batches, pad_batch
 from .models.base import StepStats
 
 UNIFORM_NLL = 88 * math.log(2.0)  # 60.9985 nats per step
@@ -90,4 +90,28 @@ def evaluate(model, pieces, *, batch_size: int = 16, n_samples: int | None = Non
     return out
 
 
-__all__ = ["evaluate", "UNIFORM_NLL"]
+@torch.no_grad()
+def step_log_probs(model, pieces, *, batch_size: int = 16):
+    """log p(v_t | v_<t) of every step of ``pieces`` (pieces or (T, 88) rolls), piece by piece
+    in order, as a float64 numpy array (N,): what a mixture of several trained models is
+    fitted and scored on (:func:`musicgen_lib.analysis.likelihoods.fit_mixture_weights`).
+    Only for exact models: a stochastic estimate mixed per step would not be one.
+
+    Notebook: 10b_beyond_the_thesis."""
+    if not model.exact:
+        raise MusicgenError(f"per-step log-probabilities of a {model.method} model are not exact: "
+                            "they cannot be mixed into an exact likelihood")
+    rolls = as_rolls(pieces)
+    if not rolls:
+        raise MusicgenError("nothing to evaluate: no non-empty pieces")
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, len(rolls), batch_size):   # in the pieces' order, not evaluate's length order
+        x, mask = pad_batch(rolls[i:i + batch_size])
+        x, mask = x.to(dev), mask.to(dev)
+        out.append(model.log_prob(x, mask)[0][mask].double().cpu())
+    return torch.cat(out).numpy()
+
+
+__all__ = ["evaluate", "step_log_probs", "UNIFORM_NLL"]

@@ -13,14 +13,18 @@ Three kinds of number sit in a likelihood table, and they do not compare alike:
   a partition function are biased so that the NLL comes out optimistic (too low) in
   expectation; an SMC generator bound chained with an AIS decoder estimate has no sign.
 
-Pure functions of the ``eval.json`` files that ``musicgen evaluate --json`` writes; nothing
-here runs a model.
+Pure functions of the ``eval.json`` files that ``musicgen evaluate --json`` writes, and of
+per-step log-probabilities (:func:`musicgen_lib.evaluate.step_log_probs`) for mixing trained
+models; nothing here runs a model.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 KINDS = ("exact", "bound", "estimate")
 
@@ -30,7 +34,9 @@ class Likelihood:
     """One row: ``nll`` nats per time step on ``dataset``'s test split (``std_err`` over time
     steps; ``estimator_std`` the spread of a stochastic estimator, 0 for exact ones), of
     ``kind`` (one of :data:`KINDS`), by ``method``; ``source`` is a checkpoint folder for ours
-    or the publication for a published number."""
+    or the publication for a published number.
+
+    Notebook: 10b_beyond_the_thesis."""
 
     model: str
     dataset: str
@@ -103,3 +109,37 @@ def best(rows, kind: str | None = None, ours: bool | None = None) -> Likelihood:
     if not keep:
         raise ValueError(f"no row of kind {kind!r}" + ("" if ours is None else f", ours={ours}"))
     return min(keep, key=lambda r: r.nll)
+
+
+def fit_mixture_weights(log_probs, iters: int = 2000, tol: float = 1e-12) -> np.ndarray:
+    """The weights w (K,) of the per-step mixture p(v_t | v_<t) = sum_k w_k p_k(v_t | v_<t) that
+    maximise the mean log-likelihood of the steps whose per-model log-probabilities are
+    ``log_probs`` (K, N), by EM (each iteration: every step's responsibilities, then their
+    means; the objective never falls). Fit them on validation steps: every conditional of the
+    mixture is a proper distribution, so its test NLL stays exact.
+
+    Notebook: 10b_beyond_the_thesis."""
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    if log_probs.ndim != 2 or log_probs.shape[1] == 0:
+        raise ValueError(f"log_probs must be (models, steps), not {log_probs.shape}")
+    w = np.full(len(log_probs), 1.0 / len(log_probs))
+    for _ in range(iters):
+        a = np.log(w)[:, None] + log_probs                  # (K, N) log of each joint term
+        r = np.exp(a - a.max(0))
+        new = (r / r.sum(0)).mean(1)                        # mean responsibilities
+        if np.abs(new - w).max() < tol:
+            return new
+        w = new
+    return w
+
+
+def mixture_nll(log_probs, weights) -> tuple[float, float]:
+    """The mixture's mean NLL per step and its standard error over steps (as ``evaluate``
+    reports them) from per-model log-probabilities (K, N) and weights (K,).
+
+    Notebook: 10b_beyond_the_thesis."""
+    with np.errstate(divide="ignore"):   # a weight of 0 leaves its model out: log 0 = -inf
+        a = np.log(np.asarray(weights, dtype=np.float64))[:, None] + np.asarray(log_probs, dtype=np.float64)
+    top = a.max(0)
+    nll = -(top + np.log(np.exp(a - top).sum(0)))         # (N,)
+    return float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(len(nll)))

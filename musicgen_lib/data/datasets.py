@@ -130,10 +130,10 @@ def load_dataset(name: str, path=None, *, resolution: str = "quarter", steps_per
     ``Dataset.skipped`` with their reason. Raises :class:`DataError` for a path that does
     not exist, holds no MIDI, or an unknown option.
 
-    Notebook: 01_representations, 02_tools, 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody,
-    04b_voices, 04c_events_and_notes, 04d_melody_vae, 04e_musegan, 04f_classifying_vae,
-    05_attention, 06_voice_sampler, 07_octave_decoder, 08_training_and_samples, 09_harmony_analysis,
-    10_discussion.
+    Notebook: 01_representations, 02_tools, 03_rnn_rbm, 04_independent_vs_dependent,
+    04a_melody, 04b_voices, 04c_events_and_notes, 04d_melody_vae, 04e_musegan,
+    04f_classifying_vae, 05_attention, 06_voice_sampler, 07_octave_decoder,
+    08_training_and_samples, 09_harmony_analysis, 10_discussion, 10b_beyond_the_thesis.
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")

@@ -245,7 +245,7 @@ def events_to_notes(events, strict: bool = True) -> NoteList:
     still sounding at the end end with the last time shift (one step after their start
     if that is later). Ids outside 0…387 are an error either way.
 
-    Notebook: 04c_events_and_notes."""
+    Notebook: 04c_events_and_notes, 10_discussion."""
     events = _as_events(events)
     starts, ends, pitches, velocities = [], [], [], []
     sounding = {}  # pitch -> (start step, velocity, position of its NOTE_ON)
@@ -341,7 +341,7 @@ def event_stats(events) -> dict:
     ``time_shift``, ``velocity``), ``seconds`` (the time its shifts add up to) and
     ``events_per_second`` (what a model must predict for each second of music).
 
-    Notebook: 04c_events_and_notes."""
+    Notebook: 04c_events_and_notes, 10_discussion."""
     events = _as_events(events)
     kind = np.searchsorted([NOTE_OFF, TIME_SHIFT, VELOCITY], events, side="right")
     counts = np.bincount(kind, minlength=4)
