@@ -138,8 +138,9 @@ def read_log(path) -> dict:
     the previous validation, ``time_s`` the run's wall time so far. Empty cells read as NaN.
     Raises CheckpointError for a missing or unreadable log.
 
-    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices, 04c_events_and_notes,
-    04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention, 08_training_and_samples."""
+    Notebook: 03_rnn_rbm, 04_independent_vs_dependent, 04a_melody, 04b_voices,
+    04c_events_and_notes, 04d_melody_vae, 04e_musegan, 04f_classifying_vae, 05_attention,
+    08_training_and_samples, 10b_beyond_the_thesis."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.csv"

@@ -117,7 +117,9 @@ SMALL = {"lstm": {"n_visible": 5, "n_hidden": 8}, "rbm": {"n_visible": 5, "n_hid
          "rnn-rbm": {"n_visible": 5, "n_hidden": 4, "n_recurrent": 8},
          "rnn-nade": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8},
          "mixture": {"n_members": 2, "member_config": {"n_visible": 5, "n_hidden": 6, "n_recurrent": 8}},
-         "biaxial": {"n_visible": 5, "window": 2, "n_time": 6, "n_note": 5, "note_window": 2}}
+         "biaxial": {"n_visible": 5, "window": 2, "n_time": 6, "n_note": 5, "note_window": 2},
+         "transformer-nade": {"n_visible": 5, "d_model": 8, "n_heads": 2, "n_layers": 2, "d_ff": 16,
+                              "max_distance": 2, "dropout": 0.0, "n_hidden": 6}}
 
 
 # The reviewed models over 88 keys; the thesis model's halves are tested in
@@ -143,7 +145,7 @@ def test_conditionals_are_normalised(name):
     assert (var == 0).all()
 
 
-@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade", "mixture", "biaxial"])
+@pytest.mark.parametrize("name", ["lstm", "rnn-rbm", "rnn-nade", "mixture", "biaxial", "transformer-nade"])
 def test_causal_and_padding_invariant(name):
     torch.manual_seed(0)
     m = build(name, SMALL[name]).eval()

@@ -27,6 +27,7 @@ from .rnn_dbn import RNNDBN, RNNDBNConfig
 from .rnn_nade import RNNNADE, RNNNADEConfig
 from .rnn_rbm import RNNRBM, RNNRBMConfig
 from .thesis_seq import ThesisDecoderModel, ThesisGeneratorModel, ThesisGeneratorModelConfig
+from .transformer_nade import TransformerNADE, TransformerNADEConfig
 
 MODELS = {
     "lstm": (LSTMBernoulli, LSTMBernoulliConfig),   # independent Bernoulli keys (thesis §4.1)
@@ -37,6 +38,8 @@ MODELS = {
     #                                                  (an importance-weighted bound)
     "mixture": (Mixture, MixtureConfig),             # K exact models mixed at every step
     "biaxial": (Biaxial, BiaxialConfig),             # Johnson 2017: tied parallel networks
+    "transformer-nade": (TransformerNADE, TransformerNADEConfig),  # relative attention over frames,
+    #                                                                a NADE per frame (exact)
     "classifying-vae": (ClassifyingVAE, ClassifyingVAEConfig),  # thesis §5.4: the key as a latent
     #                                                            of every frame (a bound)
     "deepbach": (DeepBach, DeepBachConfig),          # Hadjeres et al. 2017: labelled SATB voices,
