@@ -111,8 +111,7 @@ class RNNDBN(RecurrentBiases):
         v = x[mask]
         with torch.set_grad_enabled(self.cfg.train_bottom and torch.is_grad_enabled()):
             u = self.rnn(x)[0][mask]                                        # (N, R)
-            b, c = self.to_b(u), self.to_c(u)
-        u = u.detach() if not self.cfg.train_bottom else u
+            b, c = self.to_b(u), self.to_c(u)                                # no graph when frozen
         stats, loss = {}, 0.0
         if self.cfg.train_bottom:
             loss = cd_loss(v, self.W1, b, c, self.cfg.cd_k)

@@ -73,10 +73,10 @@ class NADE(nn.Module):
         return v
 
 
-class RNNNADE(ClosedFormLogProb, RecurrentBiases):
-    def __init__(self, cfg: RNNNADEConfig):
-        super().__init__(cfg)  # the recurrence and the bias maps (base.RecurrentBiases)
-        self.nade = NADE(cfg.n_visible, cfg.n_hidden)
+class NADEFrames(ClosedFormLogProb):
+    """Base of the models whose every frame is a NADE (``self.nade``) with the biases
+    ``self.biases(x)`` -> b (B, T, 88), c (B, T, Hn) that the past sets: the RNN-NADE and the
+    Transformer over frames (models/transformer_nade.py)."""
 
     def _log_prob(self, x, mask):
         b, c = self.biases(x)
@@ -90,6 +90,12 @@ class RNNNADE(ClosedFormLogProb, RecurrentBiases):
         b, c = b[mask], c[mask]  # (N, .)
         s = self.nade.sample(b.repeat(n_samples, 1), c.repeat(n_samples, 1))  # (S*N, 88)
         return stats_from_samples(s.reshape(n_samples, 1, -1, x.shape[-1]), x[mask][None], mask[mask][None])
+
+
+class RNNNADE(NADEFrames, RecurrentBiases):
+    def __init__(self, cfg: RNNNADEConfig):
+        super().__init__(cfg)  # the recurrence and the bias maps (base.RecurrentBiases)
+        self.nade = NADE(cfg.n_visible, cfg.n_hidden)
 
     @torch.no_grad()
     def sample_frame(self, u):

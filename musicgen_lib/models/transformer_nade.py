@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .base import ClosedFormLogProb, StepStats, shift_right, stats_from_samples
-from .rnn_nade import NADE
+from .base import shift_right
+from .rnn_nade import NADE, NADEFrames
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Block(nn.Module):
         return x + self.drop(self.ff(self.ln2(x)))
 
 
-class TransformerNADE(ClosedFormLogProb):
+class TransformerNADE(NADEFrames):
     def __init__(self, cfg: TransformerNADEConfig):
         super().__init__()
         self.cfg = cfg
@@ -104,19 +104,6 @@ class TransformerNADE(ClosedFormLogProb):
         """Teacher-forced NADE biases of every step: b (B, T, 88), c (B, T, Hn)."""
         u = self.context(x)
         return self.to_b(u), self.to_c(u)
-
-    def _log_prob(self, x, mask):
-        b, c = self.biases(x)
-        lp = torch.zeros(mask.shape, dtype=x.dtype, device=x.device)
-        lp[mask] = self.nade.log_prob(x[mask], b[mask], c[mask])
-        return lp
-
-    @torch.no_grad()
-    def frame_stats(self, x, mask, n_samples=100) -> StepStats:
-        b, c = self.biases(x)
-        b, c = b[mask], c[mask]
-        s = self.nade.sample(b.repeat(n_samples, 1), c.repeat(n_samples, 1))
-        return stats_from_samples(s.reshape(n_samples, 1, -1, x.shape[-1]), x[mask][None], mask[mask][None])
 
     @torch.no_grad()
     def generate(self, n_steps: int, batch: int = 1, prime: torch.Tensor | None = None) -> torch.Tensor:
